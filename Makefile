@@ -1,0 +1,36 @@
+# The two commands: `make demo` (the example fleet, end to end) and `make test` (every test).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := build/demo
+
+.PHONY: demo test bench system-deps clean
+
+$(BIN)/meta: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/meta
+
+# Debian packages the suite needs: git, and a Docker engine, registry and static
+# busybox for the image and rollout tests (the suite starts its own dockerd).
+system-deps:
+	@sh scripts/system-deps.sh
+
+demo: $(BIN)/meta
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN)/python examples/make_fleet.py $(DEMO) > $(DEMO)/meta-url
+	cd $(DEMO) && ../../$(BIN)/meta clone "$$(cat meta-url)" workspace
+	cd $(DEMO)/workspace && ../../../$(BIN)/meta status
+	cd $(DEMO)/workspace && ../../../$(BIN)/meta exec "git log --oneline -1"
+	cd $(DEMO)/workspace && ../../../$(BIN)/meta exec --tag core -- make test
+	cd $(DEMO)/workspace && ../../../$(BIN)/meta project list
+
+test: system-deps $(BIN)/meta
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/meta
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build

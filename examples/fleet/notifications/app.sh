@@ -1,0 +1,5 @@
+#!/bin/busybox sh
+# notifications: marks itself healthy and idles; the demo's stand-in for a real service.
+/bin/busybox touch /tmp/healthy
+echo "notifications up"
+exec /bin/busybox sleep 2147483647

@@ -1,0 +1,1 @@
+"""The command line: parse, call one capability, render. Nothing imports this package."""

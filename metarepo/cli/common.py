@@ -1,0 +1,73 @@
+"""What every fleet command shares: the selection flags, the manifest, JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from metarepo.manifest import Manifest, Project, Selection, load_manifest
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--include-only``, ``--exclude``, patterns, ``--tag``, ``-j``: npm meta names first."""
+    options = [
+        click.option("--include-only", "include_only", multiple=True, metavar="A,B",
+                     help="Only these projects (folder or last name, comma-separated)."),
+        click.option("--exclude", "exclude", multiple=True, metavar="A,B", help="Not these projects."),
+        click.option("--include-pattern", metavar="RE", help="Only projects whose folder matches RE."),
+        click.option("--exclude-pattern", metavar="RE", help="Not projects whose folder matches RE."),
+        click.option("--tag", "tags", multiple=True, metavar="T", help="Only projects with tag T (repeatable)."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, envvar="META_JOBS",
+                     help="How many at once (default: cores; META_JOBS)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def selection_from(kwargs: dict[str, Any], only: tuple[str, ...] | None = None) -> Selection:
+    return Selection(
+        include_only=_split(kwargs.pop("include_only", ()) or ()),
+        exclude=_split(kwargs.pop("exclude", ()) or ()),
+        include_pattern=kwargs.pop("include_pattern", None),
+        exclude_pattern=kwargs.pop("exclude_pattern", None),
+        tags=_split(kwargs.pop("tags", ()) or ()),
+        only=only,
+    )
+
+
+def manifest_from(ctx: click.Context) -> Manifest:
+    root: Path | None = (ctx.find_root().obj or {}).get("root")
+    return load_manifest(root)
+
+
+def select(ctx: click.Context, kwargs: dict[str, Any], only: tuple[str, ...] | None = None
+           ) -> tuple[Manifest, list[Project]]:
+    """Load the manifest and apply the selection flags found in ``kwargs`` (consumed)."""
+    manifest = manifest_from(ctx)
+    return manifest, selection_from(kwargs, only).apply(manifest.projects)
+
+
+def jobs_from(kwargs: dict[str, Any], default: int | None = None) -> int:
+    from metarepo.runner import default_jobs
+
+    return kwargs.pop("jobs", None) or default or default_jobs()
+
+
+def emit_json(document: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def with_selection(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a command that takes the selection flags (for commands written by capability areas)."""
+    return functools.wraps(func)(selection_options(func))

@@ -1,0 +1,380 @@
+"""Parallel execution: a bounded graph executor and a child-process runner.
+
+``run_parallel`` runs one callable per item on at most ``jobs`` threads, in
+dependency order when dependencies are given (docker-compose v1's
+``parallel.py`` is the model): an item whose dependency failed is not run and
+ends as skipped; every item ends as done, failed, skipped or interrupted, and
+the caller gets them all, in input order.
+
+``run_command`` runs one child process in its own process group, with its
+output spilled to an unnamed temporary file (memory stays flat however much a
+child prints), a timeout that ends the whole group, and no standard input, so
+nothing can stop to prompt. Ctrl-C in the main thread ends every live group.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+
+from metarepo.report import NULL, Reporter
+
+DONE, FAILED, SKIPPED, INTERRUPTED = "done", "failed", "skipped", "interrupted"
+_KEEP_IN_MEMORY = 256 * 1024  # larger outputs stay in their temporary file
+_GRACE_SECONDS = 2.0
+
+
+class Skip(Exception):
+    """Raised by a work function: this item is deliberately not done (with why)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Failed(Exception):
+    """Raised by a work function: this item failed, and here is what it produced."""
+
+    def __init__(self, reason: str, value: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.value = value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: Hashable
+    state: str
+    value: Any = None
+    error: BaseException | None = None
+    reason: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.state == DONE
+
+
+@dataclass(frozen=True)
+class Run:
+    outcomes: tuple[Outcome, ...]
+    interrupted: bool
+    seconds: float
+
+    def by_state(self, state: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.state == state]
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(o.ok for o in self.outcomes)
+
+
+# -- the live process groups, so that Ctrl-C and timeouts can end them -----------
+
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+
+
+def end_process_group(proc: subprocess.Popen[bytes], grace: float = _GRACE_SECONDS) -> None:
+    """SIGTERM the child's whole group, then SIGKILL what is left after ``grace``."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=wait)
+            # The leader is gone; make sure none of its group outlives it.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def end_all_children() -> None:
+    with _live_lock:
+        procs = list(_live)
+    threads = [threading.Thread(target=end_process_group, args=(p,)) for p in procs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+# -- the graph executor ------------------------------------------------------
+
+
+def run_parallel(
+    items: Sequence[Hashable],
+    work: Callable[[Hashable], Any],
+    *,
+    jobs: int,
+    deps: Mapping[Hashable, Iterable[Hashable]] | None = None,
+    reporter: Reporter = NULL,
+    stop_on_failure: bool = False,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> Run:
+    """Run ``work(item)`` for every item, at most ``jobs`` at once.
+
+    ``deps`` maps an item to the items that must be done before it. With
+    ``stop_on_failure`` the first failure stops new work; items not started
+    end as skipped. Ctrl-C ends every child process group and returns with
+    ``interrupted`` set; what had not finished ends as interrupted.
+    ``on_outcome`` is called in the calling thread as each item ends.
+    """
+    started_at = time.monotonic()
+    jobs = max(1, int(jobs))
+    order = list(items)
+    wanted = set(order)
+    needs = {item: [d for d in (deps or {}).get(item, ()) if d in wanted] for item in order}
+    results: dict[Hashable, Outcome] = {}
+    pending = list(order)
+    running: set[Hashable] = set()
+    finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+    tasks: queue.SimpleQueue[Hashable | None] = queue.SimpleQueue()
+    stopping = False
+
+    def worker() -> None:
+        while True:
+            item = tasks.get()
+            if item is None:
+                return
+            reporter.item_started(str(item))
+            t0 = time.monotonic()
+            try:
+                value = work(item)
+                outcome = Outcome(item, DONE, value=value, seconds=time.monotonic() - t0)
+            except Skip as exc:
+                outcome = Outcome(item, SKIPPED, reason=exc.reason, seconds=time.monotonic() - t0)
+            except Failed as exc:
+                outcome = Outcome(item, FAILED, value=exc.value, error=exc, reason=exc.reason,
+                                  seconds=time.monotonic() - t0)
+            except BaseException as exc:  # noqa: BLE001 - every failure is an outcome
+                outcome = Outcome(item, FAILED, error=exc, reason=str(exc), seconds=time.monotonic() - t0)
+            finished.put(outcome)
+
+    threads = [threading.Thread(target=worker, daemon=True, name=f"meta-{i}")
+               for i in range(min(jobs, len(order)) or 1)]
+    for t in threads:
+        t.start()
+    reporter.start(len(order), "")
+    interrupted = False
+    try:
+        while pending or running:
+            progressed = True
+            while progressed:
+                progressed = False
+                for item in list(pending):
+                    blockers = [d for d in needs[item] if d not in results or not results[d].ok]
+                    failed_dep = next((d for d in needs[item] if d in results and not results[d].ok), None)
+                    if failed_dep is not None:
+                        pending.remove(item)
+                        results[item] = Outcome(item, SKIPPED, reason=f"{failed_dep} did not succeed")
+                        reporter.item_done(str(item), False, results[item].reason)
+                        progressed = True
+                    elif stopping:
+                        pending.remove(item)
+                        results[item] = Outcome(item, SKIPPED, reason="not started: an earlier item failed")
+                        progressed = True
+                    elif not blockers and len(running) < jobs:
+                        pending.remove(item)
+                        running.add(item)
+                        tasks.put(item)
+            if not running:
+                if pending:  # a cycle: nothing can start
+                    for item in pending:
+                        results[item] = Outcome(item, SKIPPED, reason="dependency cycle")
+                    pending.clear()
+                break
+            outcome = finished.get()
+            running.discard(outcome.key)
+            results[outcome.key] = outcome
+            reporter.item_done(str(outcome.key), outcome.ok, outcome.reason)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            if stop_on_failure and outcome.state == FAILED:
+                stopping = True
+    except KeyboardInterrupt:
+        interrupted = True
+        end_all_children()
+        # Let the workers record how their items ended (they end quickly now).
+        deadline = time.monotonic() + 2 * _GRACE_SECONDS + 1
+        while running and time.monotonic() < deadline:
+            try:
+                outcome = finished.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:
+                end_all_children()
+                continue
+            running.discard(outcome.key)
+            results[outcome.key] = Outcome(outcome.key, INTERRUPTED if outcome.state != DONE else DONE,
+                                           value=outcome.value, reason="interrupted",
+                                           seconds=outcome.seconds)
+        for item in order:
+            results.setdefault(item, Outcome(item, INTERRUPTED, reason="interrupted"))
+    finally:
+        for _ in threads:
+            tasks.put(None)
+        reporter.finish()
+    return Run(tuple(results[item] for item in order), interrupted, time.monotonic() - started_at)
+
+
+# -- one child process -------------------------------------------------------
+
+
+class Output:
+    """A child's combined stdout and stderr: bytes in memory, or a spilled file."""
+
+    def __init__(self, data: bytes = b"", spill: IO[bytes] | None = None, size: int | None = None) -> None:
+        self._data = data
+        self._spill = spill
+        self.size = len(data) if size is None else size
+
+    def chunks(self, size: int = 1 << 16) -> Iterator[bytes]:
+        if self._spill is None:
+            if self._data:
+                yield self._data
+            return
+        self._spill.seek(0)
+        while True:
+            block = self._spill.read(size)
+            if not block:
+                return
+            yield block
+
+    def read(self, limit: int | None = None) -> bytes:
+        """The output (or its last ``limit`` bytes)."""
+        if self._spill is None:
+            return self._data if limit is None else self._data[-limit:]
+        if limit is not None and self.size > limit:
+            self._spill.seek(self.size - limit)
+            return self._spill.read()
+        return b"".join(self.chunks())
+
+    def text(self, limit: int | None = None) -> str:
+        return self.read(limit).decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        """Free the output (memory or file); ``size`` is kept."""
+        self._data = b""
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int | None
+    seconds: float
+    output: Output
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for every child: never prompt, never page."""
+    env = dict(os.environ)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=30")
+    env["GIT_PAGER"] = "cat"
+    env["PAGER"] = "cat"
+    env.pop("GIT_ASKPASS", None)
+    env.pop("SSH_ASKPASS", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    on_line: Callable[[bytes], None] | None = None,
+) -> CommandResult:
+    """Run ``argv`` in ``cwd`` in a new process group and wait for it.
+
+    Output goes to an unnamed temporary file; with ``on_line`` it is read from
+    a pipe instead and each line handed over as it comes (for ``--stream``).
+    On timeout the whole group is ended and ``timed_out`` is set.
+    """
+    t0 = time.monotonic()
+    spill = None if on_line else tempfile.TemporaryFile(prefix="meta-out-")
+    proc = subprocess.Popen(
+        list(argv), cwd=cwd, env=dict(env) if env is not None else child_env(),
+        stdin=subprocess.DEVNULL, stdout=spill if spill else subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    with _live_lock:
+        _live.add(proc)
+    timed_out = False
+    try:
+        if on_line is None:
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                end_process_group(proc)
+        else:
+            timer = None
+            if timeout:
+                def expire() -> None:
+                    nonlocal timed_out
+                    timed_out = True
+                    end_process_group(proc)
+
+                timer = threading.Timer(timeout, expire)
+                timer.daemon = True
+                timer.start()
+            assert proc.stdout is not None
+            for line in iter(lambda: proc.stdout.readline(1 << 16), b""):
+                on_line(line)
+            proc.wait()
+            if timer:
+                timer.cancel()
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    output = Output()
+    if spill is not None:
+        size = spill.seek(0, os.SEEK_END)
+        if size <= _KEEP_IN_MEMORY:
+            spill.seek(0)
+            output = Output(spill.read())
+            spill.close()
+        else:
+            output = Output(spill=spill, size=size)
+    return CommandResult(tuple(argv), None if timed_out else proc.returncode,
+                         time.monotonic() - t0, output, timed_out)
+
+
+def default_jobs() -> int:
+    """``META_JOBS`` if set, else the number of usable cores."""
+    value = os.environ.get("META_JOBS")
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,1 @@
+"""The workspace: the meta repo and its project clones on disk (clone, update, status, exec)."""

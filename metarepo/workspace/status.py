@@ -1,0 +1,117 @@
+"""``meta status``: one row per project from one git process per project.
+
+Branch, upstream, ahead/behind and dirty counts come from a single
+``git status --porcelain=v2 --branch``; the origin URL is read from the
+clone's config file; the last commit's time and subject are cached by commit
+id (immutable) under ``.metarepo/``, so a repeated status runs ``git log``
+only where HEAD moved.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+from metarepo import git
+from metarepo.errors import GitError
+from metarepo.manifest import Manifest, Project, write_atomic
+from metarepo.runner import Failed, Run, run_parallel
+from metarepo.urls import redact, same_remote
+
+CACHE_FILE = "commits.json"
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    project: str
+    cloned: bool
+    branch: str | None = None
+    detached: bool = False
+    upstream: str | None = None
+    ahead: int = 0
+    behind: int = 0
+    changed: int = 0
+    untracked: int = 0
+    conflicted: int = 0
+    commit: str | None = None
+    commit_time: int | None = None
+    subject: str | None = None
+    origin: str | None = None
+    origin_matches: bool = True
+    error: str | None = None
+
+    @property
+    def dirty(self) -> int:
+        return self.changed + self.untracked + self.conflicted
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data["dirty"] = self.dirty
+        return data
+
+
+def _load_cache(manifest: Manifest) -> dict[str, list]:
+    try:
+        return json.loads((manifest.state_dir / CACHE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_cache(manifest: Manifest, cache: dict[str, list]) -> None:
+    try:
+        write_atomic(manifest.ensure_state_dir() / CACHE_FILE, json.dumps(cache))
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+def project_status(project: Project, cache: dict[str, list]) -> ProjectStatus:
+    if not project.path.exists():
+        return ProjectStatus(project.name, cloned=False)
+    if not git.is_work_tree(project.path):
+        raise Failed(f"{project.path} is not a git repository",
+                     ProjectStatus(project.name, cloned=False, error="not a git repository"))
+    try:
+        st = git.branch_status(project.path)
+    except GitError as exc:
+        raise Failed(exc.message, ProjectStatus(project.name, cloned=True, error=exc.message)) from None
+    origin = git.remote_url(project.path)
+    commit_time = subject = None
+    if st.oid:
+        cached = cache.get(st.oid)
+        if cached is None:
+            commit_time, subject = git.commit_summary(project.path, st.oid)
+            cache[st.oid] = [commit_time, subject]
+        else:
+            commit_time, subject = cached
+    return ProjectStatus(
+        project.name, cloned=True, branch=st.branch, detached=st.branch is None and st.oid is not None,
+        upstream=st.upstream, ahead=st.ahead, behind=st.behind, changed=st.changed,
+        untracked=st.untracked, conflicted=st.conflicted, commit=st.oid, commit_time=commit_time,
+        subject=subject, origin=redact(origin) if origin else None,
+        origin_matches=origin is not None and same_remote(origin, project.url))
+
+
+def collect_status(manifest: Manifest, projects: Sequence[Project], *, jobs: int) -> tuple[Run, list[ProjectStatus]]:
+    cache = _load_cache(manifest)
+    before = len(cache)
+    by_name = {p.name: p for p in projects}
+    run = run_parallel(list(by_name), lambda name: project_status(by_name[name], cache), jobs=jobs)
+    rows = [o.value if o.value is not None else ProjectStatus(str(o.key), cloned=True, error=o.reason or o.state)
+            for o in run.outcomes]
+    heads = {r.commit for r in rows if r.commit}
+    if len(cache) != before or len(cache) > 2 * len(heads) + 16:
+        _save_cache(manifest, {k: v for k, v in cache.items() if k in heads})
+    return run, rows
+
+
+def age(seconds_since_epoch: int | None, now: float | None = None) -> str:
+    """A short human age: ``5m``, ``3h``, ``2d``, ``7w``, ``1y``."""
+    if not seconds_since_epoch:
+        return ""
+    delta = max(0, int((now or time.time()) - seconds_since_epoch))
+    for unit, size in (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if delta >= size:
+            return f"{delta // size}{unit}"
+    return f"{delta}s"

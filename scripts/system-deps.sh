@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install the Debian packages the test suite needs, when they are missing and we may.
+# Idempotent and quiet when everything is already there.
+set -eu
+missing=""
+command -v git >/dev/null 2>&1 || missing="$missing git"
+command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
+command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
+[ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || missing="$missing busybox-static"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "note: missing$missing; the tests that need them will be skipped (install them to run those)" >&2
+  exit 0
+fi
+echo "installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

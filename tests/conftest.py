@@ -1,0 +1,66 @@
+"""Shared fixtures: real git repositories and bare remotes on a temp dir, and `meta` run for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+
+from make_fleet import make_fleet, publish  # noqa: E402
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = master\n[protocol \"file\"]\n\tallow = always\n")
+    monkeypatch.delenv("META_JOBS", raising=False)
+
+
+def run_meta(*args: str, cwd: Path | str | None = None, env: dict | None = None, timeout: float = 120,
+             input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`meta ARGS` as a user runs it: a real process, its exit status and its output."""
+    return subprocess.run([sys.executable, "-m", "metarepo", *args], cwd=cwd, capture_output=True, text=True,
+                          errors="replace", env={**os.environ, **(env or {})}, timeout=timeout,
+                          stdin=subprocess.DEVNULL if input is None else None, input=input)
+
+
+def git(*args: str, cwd: Path | str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def meta():
+    return run_meta
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> str:
+    """The example fleet as bare remotes; returns the meta repo URL."""
+    return make_fleet(tmp_path / "fleet")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, fleet: str) -> Path:
+    """The example fleet cloned with `meta clone`; returns the meta repo's folder."""
+    dest = tmp_path / "ws"
+    proc = run_meta("clone", fleet, str(dest))
+    assert proc.returncode == 0, proc.stderr
+    return dest
+
+
+def read_manifest(root: Path) -> dict:
+    return json.loads((root / ".meta").read_text())
