@@ -189,6 +189,8 @@ def build_projects(root: Path, data: Mapping[str, Any], filename: str) -> tuple[
         result.append(Project(name=name, url=url, path=root / normal,
                               settings=MappingProxyType(merge_settings(defaults, own))))
     for name in per_project:
+        if name.startswith("//"):  # a comment key, as in package.json
+            continue
         if normalize_folder(name) not in seen:
             raise ManifestError("names no project listed under 'projects'", file=filename,
                                 key=f"metarepo.projects.{name}")
