@@ -1,0 +1,158 @@
+"""The manifest: npm-meta compatible, validated, order kept, refused input changes nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metarepo.errors import ManifestError, MetaError
+from metarepo.manifest import Selection, load_manifest, parse_manifest_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_meta(root: Path, text: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / ".meta").write_text(text)
+    return root
+
+
+def test_example_manifest_loads_with_settings_merged(tmp_path):
+    shutil.copy(ROOT / ".meta.example", tmp_path / ".meta")
+    manifest = load_manifest(tmp_path)
+    orders = manifest.project("services/orders")
+    assert orders.tags == ("backend", "core")
+    assert orders.setting("registry") == "registry.acme.io/acme"  # from defaults
+    assert orders.setting("vars") == {"node_version": "20", "java_version": "21"}  # merged
+    assert manifest.project("billing").setting("ci") == "github"  # own beats default
+    assert manifest.environment("staging")["target"] == "swarm"
+
+
+def test_unknown_environment_names_the_known_ones(tmp_path):
+    shutil.copy(ROOT / ".meta.example", tmp_path / ".meta")
+    with pytest.raises(MetaError, match="unknown environment 'qa'.*production, staging"):
+        load_manifest(tmp_path).environment("qa")
+
+
+@pytest.mark.parametrize("text, where, what", [
+    ('{\n  "projects": {\n    "a": "u",\n  }\n}\n', ":4:3", "invalid JSON"),
+    ('{"projects": ["a"]}', "projects", "must be an object"),
+    ('{"projects": {"a": 1}}', "projects.a", "URL must be a string"),
+    ('{"projects": {"/abs/a": "u"}}', "projects./abs/a", "relative"),
+    ('{"projects": {"a/../../b": "u"}}', "projects.a/../../b", "'..'"),
+    ('{"projects": {"a/b": "u", "a//b/": "v"}}', "projects.a//b/", "name the same folder"),
+    ('{"projects": {"a": "ext::sh -c touch% /tmp/pwned"}}', "projects.a", "ext:: transport"),
+    ('{"projects": {"a": "FD::17"}}', "projects.a", "fd:: transport"),
+    ('{"projects": {"-a": "u"}}', "projects.-a", "start with '-'"),
+    ('{"projects": {"a": "-u"}}', "projects.a", "option"),
+    ('{"projects": {"a": "u", "a": "v"}}', ".meta", "appears twice"),
+    ('[]', ".meta", "top level"),
+    ('{"projects": {}, "metarepo": {"projects": {"ghost": {}}}}', "metarepo.projects.ghost", "names no project"),
+    ('{"projects": {}, "metarepo": []}', "metarepo", "must be an object"),
+])
+def test_malformed_manifest_is_one_clear_line(tmp_path, meta, text, where, what):
+    root = write_meta(tmp_path / "m", text)
+    proc = meta("status", cwd=root)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr  # one line, no traceback
+    assert where in lines[0] and what in lines[0]
+    assert lines[0].startswith(f"meta: {root / '.meta'}")
+
+
+def test_malformed_json_names_file_line_and_column(tmp_path, meta):
+    root = write_meta(tmp_path, '{\n  "projects": {\n    "a": "u"\n    "b": "v"\n  }\n}\n')
+    proc = meta("project", "list", cwd=root)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"meta: {root / '.meta'}:4:5: invalid JSON")
+    assert "Traceback" not in proc.stderr
+
+
+def test_no_manifest_says_how_to_make_one(tmp_path, meta):
+    proc = meta("status", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no .meta found" in proc.stderr and "meta init" in proc.stderr
+
+
+def test_key_order_and_unknown_keys_survive_a_write(tmp_path, meta):
+    original = {"zeta": 1, "projects": {"b": "file:///b", "a": "file:///a"}, "ignore": ["x"],
+                "meta-plugin-thing": {"keep": True}}
+    write_meta(tmp_path, json.dumps(original, indent=2) + "\n")
+    assert meta("project", "add", "c", "file:///c", cwd=tmp_path).returncode == 0
+    text = (tmp_path / ".meta").read_text()
+    data = json.loads(text)
+    assert list(data) == ["zeta", "projects", "ignore", "meta-plugin-thing"]
+    assert list(data["projects"]) == ["b", "a", "c"]
+    assert data["meta-plugin-thing"] == {"keep": True}
+    assert text == json.dumps(data, indent=2) + "\n"  # npm meta's own formatting
+
+
+@pytest.mark.parametrize("args", [
+    ("project", "add", "../evil", "file:///x"),
+    ("project", "add", "/abs", "file:///x"),
+    ("project", "add", "b", "ext::sh -c id"),
+    ("project", "add", "a", "file:///again"),
+    ("project", "add", "./a", "file:///again"),
+    ("project", "remove", "nope"),
+    ("project", "import", "not-there"),
+])
+def test_refused_command_leaves_manifest_byte_for_byte(tmp_path, meta, args):
+    text = '{\n    "projects": {"a": "file:///a"},\n "odd":   "spacing"\n}'
+    write_meta(tmp_path, text)
+    (tmp_path / ".gitignore").write_text("a\n")
+    proc = meta(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert (tmp_path / ".meta").read_text() == text
+    assert (tmp_path / ".gitignore").read_text() == "a\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_selection_flags(tmp_path):
+    write_meta(tmp_path, json.dumps({"projects": {"svc/a": "u", "svc/b": "u", "lib/c": "u"},
+                                     "metarepo": {"projects": {"svc/a": {"tags": ["x"]}, "lib/c": {"tags": ["x"]}}}}))
+    projects = load_manifest(tmp_path).projects
+    names = lambda sel: [p.name for p in sel.apply(projects)]  # noqa: E731
+    assert names(Selection()) == ["svc/a", "svc/b", "lib/c"]
+    assert names(Selection(include_only=("a", "lib/c"))) == ["svc/a", "lib/c"]
+    assert names(Selection(exclude=("svc/b",))) == ["svc/a", "lib/c"]
+    assert names(Selection(include_pattern="^svc/")) == ["svc/a", "svc/b"]
+    assert names(Selection(exclude_pattern="b$")) == ["svc/a", "lib/c"]
+    assert names(Selection(tags=("x",))) == ["svc/a", "lib/c"]
+    with pytest.raises(MetaError, match="no project 'zz'"):
+        Selection(include_only=("zz",)).apply(projects)
+    with pytest.raises(MetaError, match="invalid regular expression"):
+        Selection(include_pattern="(").apply(projects)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                           max_leaves=10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["projects", "metarepo", "ignore", "x"]), json_values, max_size=4)
+       | st.dictionaries(st.just("projects"), st.dictionaries(st.text(max_size=12), json_values, max_size=4)))
+def test_random_manifests_load_or_give_a_clear_error(tmp_path_factory, document):
+    root = tmp_path_factory.mktemp("h")
+    (root / ".meta").write_text(json.dumps(document))
+    try:
+        load_manifest(root)
+    except ManifestError as exc:
+        assert exc.exit_code == 2 and str(exc)
+    except MetaError as exc:  # e.g. a project named twice by spelling
+        assert exc.exit_code == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_random_text_never_crashes_the_parser(text):
+    try:
+        parse_manifest_text(text, ".meta")
+    except ManifestError as exc:
+        assert ".meta" in str(exc)

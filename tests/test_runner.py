@@ -1,0 +1,82 @@
+"""The graph executor: dependency order, skipped-upstream, bounded parallelism, every item accounted for."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from metarepo.runner import DONE, FAILED, SKIPPED, Failed, Skip, run_command, run_parallel
+
+
+def test_dependencies_run_first_and_failures_skip_dependents():
+    order: list[str] = []
+
+    def work(item):
+        order.append(item)
+        if item == "base":
+            raise RuntimeError("boom")
+        if item == "lonely":
+            raise Skip("nothing to do")
+        return item.upper()
+
+    run = run_parallel(["app", "base", "lib", "other", "lonely"], work, jobs=2,
+                       deps={"app": ["lib"], "lib": ["base"]})
+    states = {o.key: o.state for o in run.outcomes}
+    assert states == {"app": SKIPPED, "base": FAILED, "lib": SKIPPED, "other": DONE, "lonely": SKIPPED}
+    assert [o.key for o in run.outcomes] == ["app", "base", "lib", "other", "lonely"]  # input order
+    assert "app" not in order and "lib" not in order
+    reasons = {o.key: o.reason for o in run.outcomes}
+    assert reasons["lib"] == "base did not succeed" and reasons["app"] == "lib did not succeed"
+    assert not run.ok
+
+
+def test_parallelism_is_bounded():
+    live = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def work(item):
+        nonlocal live, peak
+        with lock:
+            live += 1
+            peak = max(peak, live)
+        time.sleep(0.02)
+        with lock:
+            live -= 1
+
+    run = run_parallel(list(range(20)), work, jobs=3)
+    assert run.ok and peak == 3
+
+
+def test_cycles_and_stop_on_failure():
+    run = run_parallel(["a", "b"], lambda i: i, jobs=2, deps={"a": ["b"], "b": ["a"]})
+    assert {o.reason for o in run.outcomes} == {"dependency cycle"}
+
+    def work(item):
+        if item == 0:
+            raise Failed("first fails", value="partial")
+        time.sleep(0.01)
+
+    run = run_parallel(list(range(6)), work, jobs=1, stop_on_failure=True)
+    assert run.outcomes[0].state == FAILED and run.outcomes[0].value == "partial"
+    assert all(o.state == SKIPPED for o in run.outcomes[1:])
+
+
+def test_run_command_captures_output_and_times_out(tmp_path):
+    result = run_command(["sh", "-c", "echo hi; echo err >&2; exit 3"], cwd=tmp_path)
+    assert result.returncode == 3 and result.output.read() == b"hi\nerr\n" and not result.ok
+    result = run_command(["sleep", "30"], cwd=tmp_path, timeout=0.5)
+    assert result.timed_out and result.returncode is None and result.seconds < 10
+
+
+def test_big_output_spills_to_a_file(tmp_path):
+    result = run_command(["head", "-c", "3000000", "/dev/zero"], cwd=tmp_path)
+    assert result.output.size == 3_000_000
+    assert result.output._spill is not None  # not held in memory
+    assert sum(len(c) for c in result.output.chunks()) == 3_000_000
+    assert result.output.read(limit=10) == b"\0" * 10
+
+
+def test_children_never_see_a_terminal_prompt(tmp_path):
+    result = run_command(["sh", "-c", 'echo "$GIT_TERMINAL_PROMPT"; cat'], cwd=tmp_path)
+    assert result.output.read() == b"0\n"  # and stdin is empty, so `cat` did not wait

@@ -1,0 +1,117 @@
+"""meta clone: the meta repo, then every project in parallel; failures named, others go on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from tests.conftest import git, read_manifest
+from tests.remotes import flaky_daemon, password_remote, silent_remote
+
+SERVICES = ["services/orders", "services/billing", "services/shipping", "services/notifications",
+            "services/gateway"]
+
+
+def test_clone_gets_the_meta_repo_and_every_project(tmp_path, fleet, meta):
+    proc = meta("clone", fleet, str(tmp_path / "ws"))
+    assert proc.returncode == 0, proc.stderr
+    ws = tmp_path / "ws"
+    assert list(read_manifest(ws)["projects"]) == SERVICES
+    for name in SERVICES:
+        assert git("rev-parse", "--abbrev-ref", "HEAD", cwd=ws / name) == "master"
+        assert (ws / name / "Dockerfile").is_file()
+    assert "5 cloned or present" in proc.stderr
+
+
+def test_clone_default_dir_is_the_url_name(tmp_path, fleet, meta):
+    assert meta("clone", fleet, cwd=tmp_path).returncode == 0
+    assert (tmp_path / "meta" / ".meta").is_file()
+
+
+def test_clone_again_checks_and_leaves_present_projects_alone(workspace, fleet, meta):
+    marker = workspace / "services/orders/untracked.txt"
+    marker.write_text("mine")
+    proc = meta("clone", fleet, str(workspace), "--json")
+    assert proc.returncode == 0, proc.stderr
+    results = {p["project"]: p for p in json.loads(proc.stdout)["projects"]}
+    assert {p["result"] for p in results.values()} == {"already cloned"}
+    assert marker.read_text() == "mine"
+
+
+def test_clone_refuses_a_present_folder_with_another_origin(workspace, fleet, meta, tmp_path):
+    git("remote", "set-url", "origin", "file:///somewhere/else.git", cwd=workspace / "services/billing")
+    proc = meta("clone", fleet, str(workspace))
+    assert proc.returncode == 1
+    assert "services/billing: origin is file:///somewhere/else.git but .meta says" in proc.stderr
+
+
+def test_a_failed_project_does_not_stop_the_others(tmp_path, fleet, meta):
+    remotes = Path(fleet[len("file://"):]).parent
+    shutil.rmtree(remotes / "billing.git")
+    proc = meta("clone", fleet, str(tmp_path / "ws"))
+    assert proc.returncode == 1
+    assert "✗ services/billing" in proc.stderr and "1 failed (services/billing)" in proc.stderr
+    for name in SERVICES:
+        assert (tmp_path / "ws" / name / ".git").exists() == (name != "services/billing")
+
+
+def test_depth_makes_shallow_clones(tmp_path, fleet, meta):
+    assert meta("clone", fleet, str(tmp_path / "ws"), "--depth", "1").returncode == 0
+    assert git("rev-parse", "--is-shallow-repository", cwd=tmp_path / "ws/services/orders") == "true"
+
+
+def test_unsafe_meta_url_is_refused(tmp_path, meta):
+    proc = meta("clone", "ext::sh -c touch% pwned", cwd=tmp_path)
+    assert proc.returncode == 2 and "ext:: transport" in proc.stderr
+    assert not (tmp_path / "pwned").exists()
+
+
+def _meta_repo_with(tmp_path: Path, projects: dict) -> str:
+    from make_fleet import publish
+
+    src = tmp_path / "metasrc"
+    src.mkdir()
+    (src / ".meta").write_text(json.dumps({"projects": projects}))
+    publish(src, tmp_path / "meta.git")
+    return f"file://{tmp_path / 'meta.git'}"
+
+
+def test_a_remote_that_asks_for_a_password_fails_at_once(tmp_path, meta):
+    with password_remote() as url:
+        meta_url = _meta_repo_with(tmp_path, {"orders": url})
+        started = time.monotonic()
+        proc = meta("clone", meta_url, str(tmp_path / "ws"), timeout=30)
+    assert proc.returncode == 1
+    assert time.monotonic() - started < 20
+    assert "orders" in proc.stderr and ("terminal prompts disabled" in proc.stderr or "Authentication" in proc.stderr)
+
+
+def test_credentials_in_a_url_are_never_printed(tmp_path, meta):
+    with password_remote() as url:
+        secret_url = url.replace("http://", "http://deploy:hunter2@")
+        meta_url = _meta_repo_with(tmp_path, {"orders": secret_url})
+        proc = meta("clone", meta_url, str(tmp_path / "ws"), timeout=30)
+    assert proc.returncode == 1
+    assert "hunter2" not in proc.stderr + proc.stdout
+
+
+def test_a_hung_remote_times_out(tmp_path, meta):
+    with silent_remote() as url:
+        meta_url = _meta_repo_with(tmp_path, {"hung": url})
+        started = time.monotonic()
+        proc = meta("clone", meta_url, str(tmp_path / "ws"), env={"META_GIT_TIMEOUT": "3"}, timeout=60)
+    assert proc.returncode == 1
+    assert "timed out" in proc.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_transient_network_failures_are_retried(tmp_path, fleet, meta):
+    remotes = Path(fleet[len("file://"):]).parent
+    with flaky_daemon(remotes, drop_first=1) as (base, connections):
+        meta_url = _meta_repo_with(tmp_path, {"orders": f"{base}/orders.git"})
+        proc = meta("clone", meta_url, str(tmp_path / "ws"), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert connections[0] >= 2  # the first attempt was dropped, a retry got through
+    assert (tmp_path / "ws/orders/Dockerfile").is_file()

@@ -1,0 +1,187 @@
+"""meta exec / meta git: parallel, grouped/streamed/JSON output, timeouts, Ctrl-C, big and odd output."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+
+
+def test_exec_runs_in_every_project_with_meta_variables(workspace, meta):
+    proc = meta("exec", 'echo "$META_PROJECT|$META_PROJECT_PATH|$META_PROJECT_URL|$META_ROOT|$PWD"',
+                "--json", cwd=workspace)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [p["project"] for p in doc["projects"]] == [
+        "services/orders", "services/billing", "services/shipping", "services/notifications", "services/gateway"]
+    for p in doc["projects"]:
+        name, path, url, root, pwd = p["output"].strip().split("|")
+        assert name == p["project"] and path == str(workspace / name) == pwd
+        assert url.startswith("file://") and url.endswith(name.split("/")[1] + ".git")
+        assert root == str(workspace)
+        assert p["exit_code"] == 0 and p["status"] == "done" and p["duration"] >= 0
+    assert doc["summary"] == {**doc["summary"], "total": 5, "ok": 5, "failed": 0}
+
+
+def test_project_names_are_never_pasted_into_the_shell(tmp_path, meta):
+    from make_fleet import publish
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_text("x")
+    publish(src, tmp_path / "r.git")
+    evil = "a$(touch pwned)`touch pwned2`;b"
+    (tmp_path / "ws").mkdir()
+    meta("init", cwd=tmp_path / "ws")
+    assert meta("project", "add", evil, f"file://{tmp_path}/r.git", cwd=tmp_path / "ws").returncode == 0
+    assert meta("update", cwd=tmp_path / "ws").returncode == 0
+    proc = meta("exec", 'printf "%s" "$META_PROJECT"', "--json", cwd=tmp_path / "ws")
+    assert json.loads(proc.stdout)["projects"][0]["output"] == evil
+    assert not list((tmp_path / "ws").rglob("pwned*"))
+
+
+def test_grouped_output_failure_summary_and_exit_status(workspace, meta):
+    proc = meta("exec", 'echo "out of $META_PROJECT"; [ "$META_PROJECT" != services/billing ]', cwd=workspace)
+    assert proc.returncode == 1
+    blocks = proc.stdout.split("services/billing")
+    assert "✗ services/billing exit 1" in proc.stdout
+    assert "out of services/billing" in proc.stdout  # a failing project's output is always shown
+    assert "✓ services/orders" in proc.stdout and len(blocks) >= 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "4 ok" in last and "1 failed (services/billing)" in last
+
+
+def test_options_after_the_command_as_npm_meta_users_type_them(workspace, meta):
+    proc = meta("exec", "pwd", "--include-only", "orders,billing", "--json", cwd=workspace)
+    assert [p["project"] for p in json.loads(proc.stdout)["projects"]] == ["services/orders", "services/billing"]
+    proc = meta("exec", "pwd", "--exclude", "services/orders", "--parallel", "--json", cwd=workspace)
+    assert "services/orders" not in [p["project"] for p in json.loads(proc.stdout)["projects"]]
+    proc = meta("exec", "--tag", "core", "--json", "--", "echo", "a b", cwd=workspace)
+    doc = json.loads(proc.stdout)
+    assert [p["output"] for p in doc["projects"]] == ["a b\n", "a b\n"]
+
+
+def test_stream_prefixes_live_lines(workspace, meta):
+    proc = meta("exec", "echo one; echo two", "--stream", "--include-only", "orders,gateway", cwd=workspace)
+    lines = proc.stdout.splitlines()
+    assert sorted(lines) == sorted([
+        "services/orders  | one", "services/orders  | two", "services/gateway | one", "services/gateway | two"])
+    assert "2 ok" in proc.stderr
+
+
+def test_failed_reruns_only_the_projects_that_failed(workspace, meta):
+    meta("exec", '[ "$META_PROJECT" != services/shipping ] && [ "$META_PROJECT" != services/gateway ]',
+         cwd=workspace)
+    proc = meta("exec", "--failed", "--json", "echo again", cwd=workspace)
+    assert [p["project"] for p in json.loads(proc.stdout)["projects"]] == ["services/shipping", "services/gateway"]
+    assert proc.returncode == 0
+    proc = meta("exec", "--failed", "echo again", cwd=workspace)  # the last run had no failures
+    assert proc.returncode == 0 and "no failed projects" in proc.stderr
+    assert git("check-ignore", ".metarepo/last-run.json", cwd=workspace)
+
+
+def test_timeout_kills_the_whole_process_group(workspace, meta, tmp_path):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    started = time.monotonic()
+    proc = meta("exec", f'sleep 300 & echo $! > "{pids}/$(basename $META_PROJECT)"; wait',
+                "--timeout", "1", "--include-only", "orders,billing", cwd=workspace, timeout=60)
+    assert time.monotonic() - started < 20
+    assert proc.returncode == 1
+    assert "timed out after 1s" in proc.stdout
+    for f in pids.iterdir():
+        pid = int(f.read_text())
+        assert not _alive(pid), f"grandchild {pid} of {f.name} survived"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text().split()
+    return stat[2] != "Z"
+
+
+def test_ctrl_c_ends_children_and_shows_a_partial_summary(workspace, tmp_path):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    cmd = f'if [ "$META_PROJECT" = services/orders ]; then exit 0; fi; echo $$ > "{pids}/$(basename $META_PROJECT)"; exec sleep 300'
+    proc = subprocess.Popen([sys.executable, "-m", "metarepo", "exec", cmd, "-j", "5"], cwd=workspace,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while len(list(pids.iterdir())) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(pids.iterdir())) == 4
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "1 ok" in err.splitlines()[-1]
+    time.sleep(0.2)
+    for f in pids.iterdir():
+        assert not _alive(int(f.read_text())), f"{f.name} outlived Ctrl-C"
+
+
+def test_dry_run_lists_and_runs_nothing(workspace, meta):
+    proc = meta("exec", "touch ran", "--dry-run", cwd=workspace)
+    assert proc.returncode == 0
+    assert "services/orders: touch ran" in proc.stdout
+    assert not list(workspace.rglob("ran"))
+
+
+def test_include_root_also_runs_in_the_meta_repo(workspace, meta):
+    proc = meta("exec", "test -f .meta && echo root", "--include-root", "--json", cwd=workspace)
+    doc = json.loads(proc.stdout)
+    assert doc["projects"][0]["project"] == "." and doc["projects"][0]["output"] == "root\n"
+
+
+def test_missing_clone_is_skipped_not_failed(workspace, meta):
+    import shutil
+
+    shutil.rmtree(workspace / "services/gateway")
+    proc = meta("exec", "true", cwd=workspace)
+    assert proc.returncode == 0
+    assert "1 skipped (services/gateway)" in proc.stderr
+
+
+def test_output_that_is_not_utf8(workspace, meta):
+    proc = subprocess.run([sys.executable, "-m", "metarepo", "exec", r"printf 'caf\351 \377\n'",
+                           "--include-only", "orders"], cwd=workspace, capture_output=True)
+    assert proc.returncode == 0
+    assert b"caf\xe9 \xff\n" in proc.stdout  # passed through untouched
+    proc = subprocess.run([sys.executable, "-m", "metarepo", "exec", r"printf 'caf\351'", "--json",
+                           "--include-only", "orders"], cwd=workspace, capture_output=True)
+    assert json.loads(proc.stdout)["projects"][0]["output"] == "caf\ufffd"
+
+
+@pytest.mark.timeout(120)
+def test_one_project_printing_100_mb_keeps_memory_flat(workspace, tmp_path):
+    # `head -c` writes 100 MB; meta's own peak RSS must stay far below that.
+    code = ("import resource, subprocess, sys;"
+            "p = subprocess.run([sys.executable, '-m', 'metarepo', 'exec', 'head -c 100000000 /dev/zero',"
+            " '--include-only', 'orders,billing'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL);"
+            "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=workspace, capture_output=True, text=True).stdout
+    rc, maxrss_kib = map(int, out.split())
+    assert rc == 0
+    assert maxrss_kib < 80 * 1024, f"peak RSS {maxrss_kib} KiB"
+
+
+def test_meta_git_passes_args_and_takes_our_flags_anywhere(workspace, meta):
+    proc = meta("git", "log", "-1", "--format=%s", "--include-only", "orders,billing", "--json", cwd=workspace)
+    doc = json.loads(proc.stdout)
+    assert [p["output"] for p in doc["projects"]] == ["orders: first version\n", "billing: first version\n"]
+    assert doc["command"] == "git log -1 --format=%s"
+    proc = meta("git", "--include-only", "orders", "--", "log", "--exclude=x", "-1", "--format=%an", cwd=workspace)
+    assert "Fleet Maker" in proc.stdout
+    proc = meta("git", "no-such-command", cwd=workspace)
+    assert proc.returncode == 1 and "5 failed" in proc.stderr

@@ -1,0 +1,60 @@
+"""meta status: branch, dirty, ahead/behind, last commit, not cloned, origin drift."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from tests.conftest import git
+
+
+def test_status_json_reports_every_column(workspace, meta):
+    orders = workspace / "services/orders"
+    (orders / "new.txt").write_text("x")
+    (orders / "app.sh").write_text("changed\n")
+    billing = workspace / "services/billing"
+    (billing / "f.txt").write_text("f")
+    git("add", "-A", cwd=billing)
+    git("commit", "-qm", "local only", cwd=billing)
+    git("checkout", "-qb", "feature", cwd=workspace / "services/shipping")
+    shutil.rmtree(workspace / "services/gateway")
+    git("remote", "set-url", "origin", "https://tok3n@example.invalid/x.git", cwd=workspace / "services/notifications")
+
+    proc = meta("status", "--json", cwd=workspace)
+    rows = {r["project"]: r for r in json.loads(proc.stdout)["projects"]}
+    assert rows["services/orders"]["dirty"] == 2 and rows["services/orders"]["untracked"] == 1
+    assert rows["services/orders"]["subject"] == "orders: first version"
+    assert rows["services/billing"]["ahead"] == 1 and rows["services/billing"]["behind"] == 0
+    assert rows["services/billing"]["subject"] == "local only"
+    assert rows["services/shipping"]["branch"] == "feature" and rows["services/shipping"]["upstream"] is None
+    assert rows["services/gateway"]["cloned"] is False
+    assert rows["services/notifications"]["origin_matches"] is False
+    assert "tok3n" not in proc.stdout
+
+
+def test_status_table(workspace, meta):
+    (workspace / "services/orders/new.txt").write_text("x")
+    shutil.rmtree(workspace / "services/gateway")
+    proc = meta("status", cwd=workspace)
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["PROJECT", "BRANCH", "DIRTY", "AHEAD/BEHIND", "LAST", "COMMIT", "NOTE"]
+    orders = next(line for line in lines if line.startswith("services/orders"))
+    assert "master" in orders and " 1 " in orders and "orders: first version" in orders
+    assert "not cloned" in next(line for line in lines if line.startswith("services/gateway"))
+    assert "5 projects, 1 dirty, 1 not cloned" in proc.stderr
+
+
+def test_status_caches_commit_subjects_by_sha(workspace, meta):
+    meta("status", cwd=workspace)
+    cache = json.loads((workspace / ".metarepo/commits.json").read_text())
+    head = git("rev-parse", "HEAD", cwd=workspace / "services/orders")
+    assert cache[head][1] == "orders: first version"
+    # a new commit is picked up (the cache is keyed by commit id, never stale)
+    repo = workspace / "services/orders"
+    (repo / "n.txt").write_text("n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "second", cwd=repo)
+    rows = {r["project"]: r for r in json.loads(meta("status", "--json", cwd=workspace).stdout)["projects"]}
+    assert rows["services/orders"]["subject"] == "second"
+    assert git("check-ignore", ".metarepo/commits.json", cwd=workspace)
