@@ -48,8 +48,7 @@ def publish(source: Path, remote: Path, message: str = "Initial commit") -> None
 
 def make_fleet(dest: Path, services: list[str] | None = None) -> str:
     """Create the fleet under ``dest``; return the meta repo's ``file://`` URL."""
-    dest = Path(dest).resolve()
-    remotes = dest / "remotes"
+    remotes = Path(dest).resolve() / "remotes"
     remotes.mkdir(parents=True, exist_ok=True)
     names = services or sorted(p.name for p in FLEET.iterdir() if p.is_dir())
     busybox = shutil.which("busybox")
@@ -60,6 +59,11 @@ def make_fleet(dest: Path, services: list[str] | None = None) -> str:
             if busybox and (source / "Dockerfile").exists():
                 shutil.copy2(busybox, source / "busybox")  # images are FROM scratch: no pulls
             publish(source, remotes / f"{name}.git", f"{name}: first version")
+    return make_meta_repo(remotes, names)
+
+
+def make_meta_repo(remotes: Path, names: list[str]) -> str:
+    """Publish ``remotes/meta.git`` listing the services ``names`` found in ``remotes``."""
     template = (FLEET / "meta.json").read_text()
     manifest = json.loads(template.replace("{remotes}", f"file://{remotes}"))
     manifest["projects"] = {k: v for k, v in manifest["projects"].items() if k.rsplit("/", 1)[-1] in names}

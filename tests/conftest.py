@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
-from make_fleet import make_fleet, publish  # noqa: E402
+from make_fleet import make_fleet, make_meta_repo, publish  # noqa: E402
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
@@ -47,10 +48,20 @@ def meta():
     return run_meta
 
 
+@pytest.fixture(scope="session")
+def _fleet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    remotes = tmp_path_factory.mktemp("fleet-template")
+    make_fleet(remotes)
+    return remotes / "remotes"
+
+
 @pytest.fixture
-def fleet(tmp_path: Path) -> str:
-    """The example fleet as bare remotes; returns the meta repo URL."""
-    return make_fleet(tmp_path / "fleet")
+def fleet(tmp_path: Path, _fleet_template: Path) -> str:
+    """The example fleet as bare remotes (a fresh copy per test); returns the meta repo URL."""
+    remotes = tmp_path / "fleet" / "remotes"
+    shutil.copytree(_fleet_template, remotes, ignore=lambda d, names: ["meta.git"] if d == str(_fleet_template) else [])
+    names = sorted(p.name[:-4] for p in remotes.iterdir())
+    return make_meta_repo(remotes, names)
 
 
 @pytest.fixture
