@@ -18,12 +18,13 @@ system-deps:
 	@sh scripts/system-deps.sh
 
 demo: $(BIN)/meta
+	@# the fleet's own `make test` must not inherit this make's flags
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN)/python examples/make_fleet.py $(DEMO) > $(DEMO)/meta-url
 	cd $(DEMO) && ../../$(BIN)/meta clone "$$(cat meta-url)" workspace
 	cd $(DEMO)/workspace && ../../../$(BIN)/meta status
 	cd $(DEMO)/workspace && ../../../$(BIN)/meta exec "git log --oneline -1"
-	cd $(DEMO)/workspace && ../../../$(BIN)/meta exec --tag core -- make test
+	cd $(DEMO)/workspace && env -u MAKEFLAGS -u MAKELEVEL ../../../$(BIN)/meta exec --tag core -- make test
 	cd $(DEMO)/workspace && ../../../$(BIN)/meta project list
 
 test: system-deps $(BIN)/meta

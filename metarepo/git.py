@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from metarepo.errors import GitError
-from metarepo.runner import child_env
+from metarepo.runner import child_env, run_captured
 from metarepo.urls import redact, redact_text
 
 _TRANSIENT = re.compile(
@@ -49,9 +49,7 @@ def run_git(args: Sequence[str], cwd: str | os.PathLike[str] | None = None, *,
     """``git ARGS`` in ``cwd``; raises ``GitError`` (stderr redacted) when ``check``."""
     argv = ["git", *args]
     try:
-        proc = subprocess.run(argv, cwd=cwd, env=env or git_env(), stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, errors="replace",
-                              timeout=timeout or git_timeout(), start_new_session=True)
+        proc = run_captured(argv, cwd=cwd, env=env or git_env(), timeout=timeout or git_timeout())
     except subprocess.TimeoutExpired:
         raise GitError(f"git {_shown(args)} timed out after {timeout or git_timeout():.0f}s",
                        hint="is the remote reachable? META_GIT_TIMEOUT sets the limit") from None

@@ -81,10 +81,16 @@ class Manifest:
         return envs[name]
 
     def project(self, name: str) -> Project:
+        """The project whose folder is ``name``, or whose folder's last name is (if only one)."""
         wanted = normalize_folder(name)
         for project in self.projects:
-            if normalize_folder(project.name) == wanted or Path(project.name).name == name:
+            if normalize_folder(project.name) == wanted:
                 return project
+        matches = [p for p in self.projects if Path(p.name).name == name]
+        if len(matches) > 1:
+            raise UsageError(f"{name!r} is ambiguous: {', '.join(p.name for p in matches)}; give the folder")
+        if matches:
+            return matches[0]
         raise NotFoundError(f"no project {name!r} in {self.file}")
 
     def root_project(self) -> Project:

@@ -378,3 +378,28 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env: Mapping[str, str],
+                 timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a short command in its own process group, capturing text output.
+
+    Registered with the live set, so Ctrl-C ends it with everything else;
+    on timeout the whole group is ended and ``TimeoutExpired`` raised.
+    """
+    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                            start_new_session=True)
+    with _live_lock:
+        _live.add(proc)
+    try:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            end_process_group(proc)
+            proc.communicate()
+            raise
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -66,8 +65,3 @@ def jobs_from(kwargs: dict[str, Any], default: int | None = None) -> int:
 def emit_json(document: Any) -> None:
     """One JSON document on stdout."""
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def with_selection(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a command that takes the selection flags (for commands written by capability areas)."""
-    return functools.wraps(func)(selection_options(func))

@@ -115,3 +115,40 @@ def test_transient_network_failures_are_retried(tmp_path, fleet, meta):
     assert proc.returncode == 0, proc.stderr
     assert connections[0] >= 2  # the first attempt was dropped, a retry got through
     assert (tmp_path / "ws/orders/Dockerfile").is_file()
+
+
+def test_ctrl_c_during_clone_ends_the_git_children(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    with silent_remote() as url:
+        meta_url = _meta_repo_with(tmp_path, {"hung": url, "hung2": url.replace("hung.git", "hung2.git")})
+        proc = subprocess.Popen([sys.executable, "-m", "metarepo", "clone", meta_url, str(tmp_path / "ws")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        port = url.split(":")[2].split("/")[0]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(_git_clones_of(port)) < 2:
+            time.sleep(0.05)
+        assert len(_git_clones_of(port)) == 2
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130
+        time.sleep(0.3)
+        assert _git_clones_of(port) == []
+        assert "2 interrupted" in err
+
+
+def _git_clones_of(port: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"git") and b"clone" in cmd and any(port.encode() in c for c in cmd) and state != "Z":
+            pids.append(int(entry.name))
+    return pids
