@@ -56,9 +56,11 @@ class NotFoundError(UsageError):
 class GitError(MetaError):
     """A git command failed."""
 
-    def __init__(self, message: str, *, stderr: str = "", hint: str | None = None) -> None:
+    def __init__(self, message: str, *, stderr: str = "", hint: str | None = None,
+                 timed_out: bool = False) -> None:
         super().__init__(message, hint=hint)
         self.stderr = stderr
+        self.timed_out = timed_out
 
 
 class WorkFailed(MetaError):

@@ -28,6 +28,16 @@ _TRANSIENT = re.compile(
 )
 
 
+def is_transient(stderr: str) -> bool:
+    """Whether a failed network operation is worth retrying.
+
+    Known network failures are; so is a failure with no message at all (a
+    connection dropped before git could say anything). Refusals that git
+    explains (authentication, repository not found) are not.
+    """
+    return not stderr.strip() or bool(_TRANSIENT.search(stderr))
+
+
 def git_timeout() -> float:
     try:
         return float(os.environ.get("META_GIT_TIMEOUT", "600"))
@@ -52,7 +62,7 @@ def run_git(args: Sequence[str], cwd: str | os.PathLike[str] | None = None, *,
         proc = run_captured(argv, cwd=cwd, env=env or git_env(), timeout=timeout or git_timeout())
     except subprocess.TimeoutExpired:
         raise GitError(f"git {_shown(args)} timed out after {timeout or git_timeout():.0f}s",
-                       hint="is the remote reachable? META_GIT_TIMEOUT sets the limit") from None
+                       hint="is the remote reachable? META_GIT_TIMEOUT sets the limit", timed_out=True) from None
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if check and proc.returncode != 0:
@@ -88,7 +98,7 @@ def clone(url: str, dest: Path, *, depth: int | None = None, branch: str | None 
             run_git(args)
             return
         except GitError as exc:
-            if attempt >= retries or not _TRANSIENT.search(exc.stderr or exc.message):
+            if attempt >= retries or exc.timed_out or not is_transient(exc.stderr):
                 raise
             _remove_partial(dest)
             time.sleep(backoff * (2 ** attempt))
