@@ -101,7 +101,7 @@ def clone(url: str, dest: Path, *, depth: int | None = None, branch: str | None 
             if attempt >= retries or exc.timed_out or not is_transient(exc.stderr):
                 raise
             _remove_partial(dest)
-            time.sleep(backoff * (2 ** attempt))
+            time.sleep(backoff * (2 ** attempt))  # a Ctrl-C meanwhile stops the next attempt
 
 
 def _remove_partial(dest: Path) -> None:

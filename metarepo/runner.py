@@ -80,6 +80,25 @@ class Run:
 
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
+_cancelled = threading.Event()  # set by Ctrl-C: no new child may start
+
+
+def _check_cancelled(proc: subprocess.Popen | None = None) -> None:
+    """Refuse to go on after Ctrl-C; a child that started meanwhile is ended first."""
+    if _cancelled.is_set():
+        if proc is not None:
+            end_process_group(proc)
+            with _live_lock:
+                _live.discard(proc)
+        from metarepo.errors import Interrupted
+
+        raise Interrupted("interrupted")
+
+
+def _register(proc: subprocess.Popen) -> None:
+    with _live_lock:
+        _live.add(proc)
+    _check_cancelled(proc)  # closes the race with a Ctrl-C between check and spawn
 
 
 def end_process_group(proc: subprocess.Popen[bytes], grace: float = _GRACE_SECONDS) -> None:
@@ -102,6 +121,7 @@ def end_process_group(proc: subprocess.Popen[bytes], grace: float = _GRACE_SECON
 
 
 def end_all_children() -> None:
+    _cancelled.set()
     with _live_lock:
         procs = list(_live)
     threads = [threading.Thread(target=end_process_group, args=(p,)) for p in procs]
@@ -314,6 +334,7 @@ def run_command(
     a pipe instead and each line handed over as it comes (for ``--stream``).
     On timeout the whole group is ended and ``timed_out`` is set.
     """
+    _check_cancelled()
     t0 = time.monotonic()
     spill = None if on_line else tempfile.TemporaryFile(prefix="meta-out-")
     proc = subprocess.Popen(
@@ -321,8 +342,7 @@ def run_command(
         stdin=subprocess.DEVNULL, stdout=spill if spill else subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    with _live_lock:
-        _live.add(proc)
+    _register(proc)
     timed_out = False
     try:
         if on_line is None:
@@ -387,11 +407,11 @@ def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env
     Registered with the live set, so Ctrl-C ends it with everything else;
     on timeout the whole group is ended and ``TimeoutExpired`` raised.
     """
+    _check_cancelled()
     proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                             start_new_session=True)
-    with _live_lock:
-        _live.add(proc)
+    _register(proc)
     try:
         try:
             out, err = proc.communicate(timeout=timeout)
