@@ -185,3 +185,10 @@ def test_meta_git_passes_args_and_takes_our_flags_anywhere(workspace, meta):
     assert "Fleet Maker" in proc.stdout
     proc = meta("git", "no-such-command", cwd=workspace)
     assert proc.returncode == 1 and "5 failed" in proc.stderr
+
+
+def test_json_streams_big_output_from_disk(workspace, meta):
+    proc = meta("exec", "head -c 3000000 /dev/zero | tr '\\0' 'x'; printf 'caf\\303\\251'", "--json",
+                "--include-only", "orders", cwd=workspace)
+    out = json.loads(proc.stdout)["projects"][0]["output"]
+    assert len(out) == 3_000_004 and out.endswith("xcafé")  # a UTF-8 sequence split across chunks survives
