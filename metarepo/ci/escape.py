@@ -54,7 +54,13 @@ _GROOVY_NAMED = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"
 
 
 def groovy_string(text: str) -> str:
-    """``text`` as a single-quoted Groovy string: no interpolation, nothing can end it early."""
+    """``text`` as a single-quoted Groovy string: no interpolation, nothing can end it early.
+
+    The empty string is written ``""`` (an empty double-quoted string has
+    nothing to interpolate), which tree-sitter-groovy parses where ``''`` trips it.
+    """
+    if text == "":
+        return '""'
     out = ["'"]
     for ch in text:
         if ch in _GROOVY_NAMED:
@@ -81,6 +87,8 @@ def _scalar(value: Any, quote: Callable[[str], str], literal: Callable[[str], st
             true_false: tuple[str, str]) -> str:
     if isinstance(value, Verbatim):
         return str(value)
+    if type(value).__name__.endswith("Undefined"):
+        return str(value)  # StrictUndefined raises here, naming the missing value
     if isinstance(value, bool):
         return true_false[0] if value else true_false[1]
     if isinstance(value, (int, float)):
