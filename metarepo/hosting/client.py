@@ -47,7 +47,7 @@ def github_client(manifest: Manifest | None = None, *, url: str | None = None,
 
     pauses = {} if THROTTLE else {"seconds_between_requests": None, "seconds_between_writes": None}
     return github.Github(auth=github.Auth.Token(token), base_url=base_url(manifest, url), retry=None,
-                         timeout=30, per_page=100, **pauses)
+                         timeout=30, per_page=100, lazy=True, **pauses)
 
 
 def with_backoff(call: Callable[[], T], *, what: str) -> T:

@@ -37,15 +37,14 @@ class Imported:
 def list_org_repos(client: Any, org: str, *, topic: str | None = None, archived: bool = True,
                    forks: bool = True) -> list[HostedRepo]:
     """Every repository of ``org`` (one paginated listing), filtered."""
-    import github
-
     try:
-        organisation = with_backoff(lambda: client.get_organization(org), what=f"organisation {org}")
+        organisation = client.get_organization(org)  # lazy: no request until the listing
+        repos = with_backoff(lambda: list(organisation.get_repos(type="all")),
+                             what=f"listing {org}'s repositories")
     except HostingError as exc:
-        if isinstance(exc.__context__, github.UnknownObjectException) or "404" in exc.message:
+        if " 404 " in f" {exc.message} ":
             raise NotFoundError(f"no organisation {org!r} on GitHub (or the token cannot see it)") from None
         raise
-    repos = with_backoff(lambda: list(organisation.get_repos(type="all")), what=f"listing {org}'s repositories")
     result = []
     for repo in repos:
         info = HostedRepo(name=repo.name, full_name=repo.full_name, ssh_url=repo.ssh_url, clone_url=repo.clone_url,

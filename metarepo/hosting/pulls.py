@@ -63,7 +63,7 @@ def open_or_update(client: Any, slug: str, *, head: str, base: str, title: str, 
                    draft: bool = False) -> PullRequestInfo:
     """The open pull request from ``head`` into ``base``: updated if it exists, else opened."""
     owner = slug.split("/", 1)[0]
-    repo = client.get_repo(slug, lazy=True)
+    repo = client.get_repo(slug)
     existing = with_backoff(lambda: list(repo.get_pulls(state="open", head=f"{owner}:{head}", base=base)),
                             what=f"{slug}: listing pull requests")
     if existing:
@@ -85,7 +85,7 @@ def open_or_update(client: Any, slug: str, *, head: str, base: str, title: str, 
 def pull_request_status(client: Any, slug: str, *, head: str) -> tuple[PullRequestInfo | None, Checks]:
     """The newest pull request from ``head`` (any state) and its head commit's checks."""
     owner = slug.split("/", 1)[0]
-    repo = client.get_repo(slug, lazy=True)
+    repo = client.get_repo(slug)
     pulls = with_backoff(lambda: list(repo.get_pulls(state="all", head=f"{owner}:{head}")),
                          what=f"{slug}: listing pull requests")
     if not pulls:
