@@ -47,6 +47,9 @@ def check_jenkinsfile(text: str, branch: str) -> None:
     """Raise ``JenkinsfileInvalid`` (line, message) at the first problem."""
     tree = _parser().parse(text.encode("utf-8"))
     if tree.root_node.has_error:
+        braces = brace_problem(text)
+        if braces is not None:
+            raise JenkinsfileInvalid(*braces)
         bad = _first_error(tree.root_node)
         line = bad.start_point[0] + 1 if bad is not None else 1
         what = f"missing {bad.type!r}" if bad is not None and bad.is_missing else "unexpected text"
@@ -177,13 +180,77 @@ def _string(node: Any) -> str | None:
 
 
 def _first_error(node: Any) -> Any:
-    for child in _walk(node):
-        if child.is_error or child.is_missing:
-            return child
-    return None
+    """A MISSING node if there is one, else the innermost ERROR node (tree-sitter's best guess of where)."""
+    errors = [n for n in _walk(node) if n.is_error or n.is_missing]
+    missing = [n for n in errors if n.is_missing]
+    if missing:
+        return missing[0]
+    innermost = [n for n in errors if not any(c.has_error for c in n.children)]
+    return (innermost or errors or [None])[0]
 
 
 def _walk(node: Any) -> Iterator[Any]:
     yield node
     for child in node.children:
         yield from _walk(child)
+
+
+def brace_problem(text: str) -> tuple[int, str] | None:
+    """Where braces stop matching, judged by indentation as a reader would (strings and comments skipped).
+
+    When one ``}`` is missing tree-sitter can only say the whole ``pipeline``
+    block failed; the block whose closing brace sits at another indentation
+    than its opening line is almost always the culprit.
+    """
+    stack: list[tuple[int, int]] = []  # (line, indentation) of each open brace
+    lines = text.split("\n")
+    i, line, n = 0, 1, len(text)
+    mismatch = None
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+        elif text.startswith(("'''", '"""'), i):
+            end = text.find(text[i:i + 3], i + 3)
+            end = n if end < 0 else end + 3
+            line += text.count("\n", i, end)
+            i = end
+            continue
+        elif ch in "'\"":
+            j = i + 1
+            while j < n and text[j] != ch and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            continue
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            line += text.count("\n", i, end)
+            i = end
+            continue
+        elif ch == "{":
+            current = lines[line - 1]
+            stack.append((line, len(current) - len(current.lstrip())))
+        elif ch == "}":
+            if not stack:
+                return mismatch or (line, "Groovy syntax error: this `}` closes nothing")
+            opened, indent = stack.pop()
+            current = lines[line - 1]
+            closing = len(current) - len(current.lstrip())
+            if mismatch is None and opened != line and current.strip().startswith("}") and closing != indent:
+                if closing < indent:  # the block opened deeper was never closed
+                    mismatch = (opened, "Groovy syntax error: the `{` on this line is not closed where its "
+                                        "indentation says")
+                else:  # a brace too many (or one opened by mistake)
+                    mismatch = (line, f"Groovy syntax error: this `}}` does not line up with the `{{` it closes "
+                                      f"(line {opened}); one too many?")
+        i += 1
+    if mismatch is not None:
+        return mismatch
+    if stack:
+        return stack[-1][0], "Groovy syntax error: the `{` on this line is never closed"
+    return None

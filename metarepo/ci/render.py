@@ -49,22 +49,52 @@ def default_branch_condition(provider: str, branch: str) -> str:
 
 def render_pipeline(meta_root: Path | None, values: PipelineValues) -> Pipeline:
     """Render and validate ``values.provider``'s files for one project."""
-    from metarepo.ci.validate import validate_output
+    from metarepo.ci.validate import Problem, check_output
 
     files = []
     for output in OUTPUTS[values.provider]:
         origin = template_origin(meta_root, output.template)
         body = render_template(meta_root, output, values)
         text = header(output, origin) + body
-        validate_output(output, text, values, shown_template=shown_name(meta_root, output.template, origin))
+        try:
+            check_output(output, text, values)
+        except Problem as exc:
+            raise invalid_output(meta_root, output, values, text, exc.line, exc.message) from None
         files.append(PipelineFile(output.path, text, output.template, origin))
     return Pipeline(values.project, values.provider, tuple(files))
 
 
-def shown_name(meta_root: Path | None, name: str, origin: str) -> str:
-    if origin == "meta repo" and meta_root is not None:
-        return str(Path(meta_root) / OVERRIDE_DIR / name)
-    return f"{OVERRIDE_DIR}/{name} (built-in)"
+def template_sources(meta_root: Path | None, name: str) -> list[tuple[str, str]]:
+    """(shown name, text) of the template and what it may extend: the meta repo's first, then the built-in."""
+    sources = []
+    override = Path(meta_root) / OVERRIDE_DIR / name if meta_root is not None else None
+    if override is not None and override.is_file():
+        sources.append((str(override), override.read_text(encoding="utf-8", errors="replace")))
+    sources.append((f"{OVERRIDE_DIR}/{name} (built-in)", (BUILTIN_DIR / name).read_text(encoding="utf-8")))
+    return sources
+
+
+def invalid_output(meta_root: Path | None, output: Output, values: PipelineValues, text: str, line: int | None,
+                   message: str) -> ManifestError:
+    """The error for a rendered file that failed validation, pointing at the template line that wrote it.
+
+    The rendered line is looked up in the template (and the built-in one it
+    may extend); when it holds no value it appears there word for word.
+    """
+    rendered = text.splitlines()
+    shown = rendered[line - 1].strip() if line and 0 < line <= len(rendered) else ""
+    sources = template_sources(meta_root, output.template)
+    file, template_line = sources[0][0], None
+    if len(shown) > 2:
+        for name, source in sources:
+            numbers = [n for n, candidate in enumerate(source.splitlines(), 1) if candidate.strip() == shown]
+            if numbers:
+                file, template_line = name, numbers[0]
+                break
+    at = f", line {line}" if line else ""
+    quoted = f" [{shown[:80]}]" if shown else ""
+    return ManifestError(f"rendered for {values.project} as {output.path}{at}: {message}{quoted}", file=file,
+                         line=template_line)
 
 
 def render_template(meta_root: Path | None, output: Output, values: PipelineValues) -> str:

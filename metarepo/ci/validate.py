@@ -33,34 +33,24 @@ class Problem(Exception):
         self.line = line
 
 
-def validate_output(output: Output, text: str, values: PipelineValues, *, shown_template: str) -> None:
-    """Raise ``ManifestError`` naming the template, the rendered file's line and the first error."""
-    where = f"rendered for {values.project} as {output.path}"
+def check_output(output: Output, text: str, values: PipelineValues) -> None:
+    """Raise ``Problem`` (with the rendered file's line) at the first thing wrong with ``text``."""
     if output.dialect == "groovy":
         from metarepo.ci.jenkins import JenkinsfileInvalid, check_jenkinsfile
 
         try:
             check_jenkinsfile(text, values.branch)
         except JenkinsfileInvalid as exc:
-            raise ManifestError(f"{where}, line {exc.line}: {exc.message}{_quote_line(text, exc.line)}",
-                                file=shown_template) from None
+            raise Problem(exc.message, line=exc.line) from None
         return
+    root = None
     try:
         document, root = parse_yaml(text)
         check_yaml(values.provider, document, values.branch)
     except Problem as exc:
-        line = exc.line or _line_of(root if "root" in locals() else None, exc.path)
-        at = f", line {line}" if line else ""
-        raise ManifestError(f"{where}{at}: {exc.message}{_quote_line(text, line)}", file=shown_template) from None
-
-
-def _quote_line(text: str, line: int | None) -> str:
-    if not line:
-        return ""
-    lines = text.splitlines()
-    if 0 < line <= len(lines):
-        return f"  [{lines[line - 1].strip()[:80]}]"
-    return ""
+        if exc.line is None:
+            exc.line = _line_of(root, exc.path)
+        raise
 
 
 def parse_yaml(text: str) -> tuple[Any, Any]:
@@ -90,7 +80,7 @@ def parse_yaml(text: str) -> tuple[Any, Any]:
         root = yaml.compose(text, Loader=Loader)
         document = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark = exc.context_mark or exc.problem_mark  # where the broken construct began
         raise Problem(f"not valid YAML: {exc.problem or exc.context}",
                       line=mark.line + 1 if mark else None) from None
     if not isinstance(document, dict):
@@ -99,25 +89,21 @@ def parse_yaml(text: str) -> tuple[Any, Any]:
 
 
 def _line_of(root: Any, path: tuple[Any, ...]) -> int | None:
-    node = root
-    line = None
+    """The line of the key (or list item) at ``path`` in the YAML node tree."""
+    node, line = root, (root.start_mark.line + 1 if root is not None else None)
     for step in path:
-        if node is None:
+        if node is None or not isinstance(getattr(node, "value", None), list):
             break
-        line = node.start_mark.line + 1
         nxt = None
-        if hasattr(node, "value") and isinstance(node.value, list):
-            if node.tag.endswith(":map"):
-                for key, value in node.value:
-                    if key.value == str(step):
-                        nxt = value
-                        line = key.start_mark.line + 1
-                        break
-            elif isinstance(step, int) and step < len(node.value):
-                nxt = node.value[step]
+        if node.tag.endswith(":map"):
+            for key, value in node.value:
+                if key.value == str(step):
+                    nxt, line = value, key.start_mark.line + 1
+                    break
+        elif isinstance(step, int) and step < len(node.value):
+            nxt = node.value[step]
+            line = nxt.start_mark.line + 1
         node = nxt
-    if node is not None:
-        line = node.start_mark.line + 1
     return line
 
 

@@ -130,70 +130,71 @@ def assert_nothing_written(root: Path) -> None:
             assert not (root / "services" / service / path).exists(), path
 
 
+# case: (template, override text, the first error, the override's line that wrote it)
 BAD_TEMPLATES = {
     "needs a job that does not exist": (
         "github/cd.yml.j2",
         '{% extends "builtin/github/cd.yml.j2" %}\n{% block contracts %}\n  contracts:\n    needs: [lint]\n'
         "    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n{% endblock %}\n",
-        "job 'contracts' needs 'lint', which is not a job"),
+        "job 'contracts' needs 'lint', which is not a job", 4),
     "a deploy job off the default branch": (
         "github/cd.yml.j2",
         '{% extends "builtin/github/cd.yml.j2" %}\n{% block deploy_staging %}\n  deploy-staging:\n'
         "    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n{% endblock %}\n",
-        "deploy job 'deploy-staging' must run on the default branch only"),
+        "deploy job 'deploy-staging' must run on the default branch only", 3),
     "a schema error": (
         "github/cd.yml.j2",
         '{% extends "builtin/github/cd.yml.j2" %}\n{% block contracts %}\n  contracts:\n    runs-on: ubuntu-latest\n'
         "    steps: 5\n{% endblock %}\n",
-        "vendor.github-workflows schema: at jobs/contracts"),
+        "vendor.github-workflows schema: at jobs/contracts", 5),
     "broken YAML": (
         "github/cd.yml.j2",
         '{% extends "builtin/github/cd.yml.j2" %}\n{% block contracts %}\n  contracts: [\n{% endblock %}\n',
-        "not valid YAML"),
+        "not valid YAML", 3),
     "a duplicate job": (
         "github/cd.yml.j2",
         '{% extends "builtin/github/cd.yml.j2" %}\n{% block contracts %}\n  test:\n    runs-on: ubuntu-latest\n'
         "    steps:\n      - run: echo\n{% endblock %}\n",
-        "key 'test' appears twice"),
+        "key 'test' appears twice", 3),
     "a circleci requires naming no job": (
         "circleci/config.yml.j2",
         '{% extends "builtin/circleci/config.yml.j2" %}\n{% block workflow %}\n      - test\n'
         "      - contracts:\n          requires: [lint]\n{% endblock %}\n",
-        "requires 'lint', which is not in workflow 'cd'"),
+        "requires 'lint', which is not in workflow 'cd'", 4),
     "a gitlab deploy job without a branch rule": (
         "gitlab/gitlab-ci.yml.j2",
         '{% extends "builtin/gitlab/gitlab-ci.yml.j2" %}\n{% block deploy_production %}\ndeploy-production:\n'
         "  stage: deploy\n  when: manual\n  script:\n    - echo\n{% endblock %}\n",
-        "deploy job 'deploy-production' must run on the default branch only"),
+        "deploy job 'deploy-production' must run on the default branch only", 3),
     "a Jenkins deploy stage on every branch": (
         "jenkins/Jenkinsfile.j2",
         '{% extends "builtin/jenkins/Jenkinsfile.j2" %}\n{% block deploy_staging %}\n'
         "    stage('Deploy to staging') {\n      steps {\n        sh 'x'\n      }\n    }\n{% endblock %}\n",
-        "deploy stage 'Deploy to staging' must run on the default branch only"),
+        "deploy stage 'Deploy to staging' must run on the default branch only", 3),
     "a Jenkins syntax error": (
         "jenkins/Jenkinsfile.j2",
         '{% extends "builtin/jenkins/Jenkinsfile.j2" %}\n{% block test %}\n    stage(\'Test\') {\n'
         "      steps {\n        sh 'x'\n    }\n{% endblock %}\n",
-        "Groovy syntax error"),
+        "Groovy syntax error", 4),
     "a Jenkins stage with two bodies": (
         "jenkins/Jenkinsfile.j2",
         '{% extends "builtin/jenkins/Jenkinsfile.j2" %}\n{% block test %}\n    stage(\'Test\') {\n'
         "      steps { sh 'x' }\n      parallel { stage('a') { steps { sh 'y' } } }\n    }\n{% endblock %}\n",
-        "stage 'Test' needs exactly one of steps, stages, parallel or matrix"),
+        "stage 'Test' needs exactly one of steps, stages, parallel or matrix", 3),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_TEMPLATES))
 def test_a_template_that_renders_something_invalid_writes_nothing(meta, ws: Path, case: str) -> None:
-    name, text, expected = BAD_TEMPLATES[case]
+    name, text, expected, template_line = BAD_TEMPLATES[case]
     provider = name.split("/")[0]
     write_override(ws, name, text)
     proc = meta("ci", "generate", "--provider", provider, cwd=ws)
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip()
     assert len(line.splitlines()) == 1, line
-    assert str(ws / "ci-templates" / name) in line
-    assert "line " in line and expected in line, line
+    assert f"meta: {ws / 'ci-templates' / name}:{template_line}: rendered for services/orders as " in line, line
+    assert expected in line, line
     assert_nothing_written(ws)
     assert "ci" not in json.loads((ws / ".meta").read_text())["metarepo"]["projects"]["services/orders"]
 
