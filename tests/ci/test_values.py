@@ -43,7 +43,7 @@ def test_random_settings_render_or_fail_clearly(own: dict, name: str) -> None:
 free_text = st.text(min_size=1, max_size=40).filter(lambda s: "\0" not in s and s.strip("/") == s)
 
 
-@given(st.sampled_from(PROVIDERS), free_text, free_text, st.dictionaries(
+@given(st.sampled_from(PROVIDERS), free_text, free_text.filter(str.strip), st.dictionaries(
     st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), free_text, max_size=3))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_free_text_renders_a_valid_pipeline(provider: str, name: str, test: str, free_vars: dict) -> None:
