@@ -6,7 +6,7 @@ writes; secondary rate limits punish it), each repo's failure is its own.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from metarepo import git
@@ -71,7 +71,3 @@ def batch_status(projects: Sequence[Project], *, client: Any, branch: str, repor
         return Status(name, info, checks)
 
     return run_parallel(list(by_name), work, jobs=1, reporter=reporter)
-
-
-def as_json(value: Any) -> Any:
-    return value.as_json() if hasattr(value, "as_json") else asdict(value) if value is not None else None

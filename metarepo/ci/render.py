@@ -107,7 +107,7 @@ def render_template(meta_root: Path | None, output: Output, values: PipelineValu
         template = env.get_template(output.template)
         text = template.render(context)
     except jinja2.TemplateSyntaxError as exc:
-        raise ManifestError(f"template syntax error: {exc.message}", file=_shown_file(meta_root, exc.filename,
+        raise ManifestError(f"template syntax error: {exc.message}", file=_shown_file(exc.filename,
                             exc.name or output.template), line=exc.lineno) from None
     except jinja2.TemplateNotFound as exc:
         raise ManifestError(f"template {exc.name!r} not found (in {OVERRIDE_DIR}/ of the meta repo or the "
@@ -116,11 +116,11 @@ def render_template(meta_root: Path | None, output: Output, values: PipelineValu
         file, line = _template_frame(exc)
         message = exc.message if isinstance(exc, MetaError) else str(exc)
         raise ManifestError(f"rendering for {values.project}: {message}",
-                            file=_shown_file(meta_root, file, output.template), line=line) from None
+                            file=_shown_file(file, output.template), line=line) from None
     return text if text.endswith("\n") else text + "\n"
 
 
-def _shown_file(meta_root: Path | None, filename: str | None, fallback: str) -> str:
+def _shown_file(filename: str | None, fallback: str) -> str:
     if not filename:
         return fallback
     path = Path(filename)
@@ -134,6 +134,6 @@ def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
     """The template file and line where rendering failed (Jinja rewrites frames to template lines)."""
     found: tuple[str | None, int | None] = (None, None)
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.endswith(".j2") or "Jenkinsfile" in frame.filename:
+        if frame.filename.endswith(".j2"):
             found = (frame.filename, frame.lineno)
     return found

@@ -16,7 +16,6 @@ from typing import Any, Iterable
 
 from metarepo.ci.templates import Output
 from metarepo.ci.values import PipelineValues
-from metarepo.errors import ManifestError
 
 SCHEMAS = {"github": "vendor.github-workflows", "circleci": "vendor.circle-ci", "gitlab": "vendor.gitlab-ci"}
 GITLAB_RESERVED = {"default", "include", "stages", "variables", "workflow", "image", "services", "cache",

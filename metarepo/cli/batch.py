@@ -8,8 +8,9 @@ from typing import Any, Callable
 
 import click
 
-from metarepo.cli.common import emit_json, jobs_from, manifest_from, select, selection_options
+from metarepo.cli.common import emit_json, jobs_from, select, selection_options
 from metarepo.cli.render import ProgressReporter, exit_status, style, summary_line, table
+from metarepo.report import NULL
 
 
 @click.group()
@@ -76,7 +77,7 @@ def run_(ctx: click.Context, branch: str, message: str, timeout: float | None, a
     manifest, projects = select(ctx, kwargs)
     run = apply_change(manifest, projects, branch=branch, message=message,
                        change=shell_change(manifest, text, timeout), jobs=jobs_from(kwargs),
-                       reporter=ProgressReporter("batch run") if not as_json else _null())
+                       reporter=NULL if as_json else ProgressReporter("batch run"))
     return finish("batch run", run, as_json, describe_change)
 
 
@@ -164,9 +165,3 @@ def status(ctx: click.Context, branch: str | None, as_json: bool, github_url: st
                         {"success": "green", "failure": "red", "pending": "yellow"}.get(checks.state), None])
     click.echo(table(["PROJECT", "PR", "STATE", "CHECKS", "URL"], rows, colours))
     return exit_status(run)
-
-
-def _null() -> Any:
-    from metarepo.report import NULL
-
-    return NULL

@@ -64,12 +64,12 @@ def generate(ctx: click.Context, provider: str | None, branch: str | None, messa
         shown = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing to write"
         click.echo(f"ci generate: {shown}", err=True)
         return 0
-    return _generate_on_branch(ctx, manifest, projects, provider=provider, branch=branch, message=message,
+    return _generate_on_branch(manifest, projects, provider=provider, branch=branch, message=message,
                                push_=push_ or open_pr, open_pr=open_pr, title=title or message,
                                github_url=github_url, as_json=as_json, jobs=jobs)
 
 
-def _generate_on_branch(ctx: click.Context, manifest: Any, projects: list, *, provider: str | None, branch: str,
+def _generate_on_branch(manifest: Any, projects: list, *, provider: str | None, branch: str,
                         message: str, push_: bool, open_pr: bool, title: str, github_url: str | None,
                         as_json: bool, jobs: int) -> int:
     from metarepo.batch.change import apply_change
