@@ -278,12 +278,14 @@ def test_no_default_branch_is_a_clear_error(meta, ws: Path) -> None:
     assert meta("ci", "generate", cwd=ws).returncode == 0
 
 
-def test_meta_help_does_not_import_jinja() -> None:
+@pytest.mark.parametrize("command", ["ci", "batch", "import"])
+def test_help_does_not_import_jinja_or_pygithub(command: str) -> None:
     import subprocess
     import sys
 
-    code = ("import sys, runpy; sys.argv=['meta','ci','--help']\n"
+    code = (f"import sys, runpy; sys.argv=['meta', {command!r}, '--help']\n"
             "try:\n    runpy.run_module('metarepo', run_name='__main__')\nexcept SystemExit: pass\n"
-            "assert 'jinja2' not in sys.modules and 'github' not in sys.modules, 'heavy import'\n")
+            "heavy = [m for m in ('jinja2', 'github', 'tree_sitter', 'check_jsonschema') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -8,6 +8,7 @@ commands run in this process so that `responses` can stand in for GitHub.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,21 @@ def test_import_github_unknown_org(capsys, meta_repo: Path) -> None:
         code, out, err = meta_here(capsys, "-C", str(meta_repo), "import", "github", "nosuchorg")
     assert code == 2
     assert "no organisation 'nosuchorg' on GitHub" in err
+
+
+def test_ci_generate_on_a_branch_reaches_every_repo_as_pull_requests(meta, workspace: Path, capsys) -> None:
+    data = json.loads((workspace / ".meta").read_text())
+    data["projects"] = {name: f"git@github.com:acme/{name.rsplit('/', 1)[1]}.git" for name in data["projects"]}
+    (workspace / ".meta").write_text(json.dumps(data, indent=2) + "\n")
+    with replay("ci_fix_prs"):
+        code, out, err = meta_here(capsys, "-C", str(workspace), "ci", "generate", "--include-only", "orders,billing",
+                                   "--branch", "ci-fix", "--pr", "--title", "Fix the deploy step")
+    assert code == 0, out + err
+    assert "services/orders: #8 opened https://github.com/acme/orders/pull/8" in out
+    assert "services/billing: #3 updated https://github.com/acme/billing/pull/3" in out
+    for name in ("orders", "billing"):
+        clone = workspace / "services" / name
+        pushed = subprocess.run(["git", "ls-remote", "origin", "refs/heads/ci-fix"], cwd=clone, capture_output=True,
+                                text=True).stdout.split()
+        assert pushed and pushed[0] == subprocess.run(["git", "rev-parse", "ci-fix"], cwd=clone, capture_output=True,
+                                                      text=True).stdout.strip()
