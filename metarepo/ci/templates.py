@@ -10,6 +10,7 @@ template by its ``builtin/`` name and redefines one block::
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,16 @@ def all_output_paths() -> set[str]:
 
 
 def template_environment(meta_root: Path | None, dialect: str) -> Any:
-    """A Jinja environment for ``dialect`` over the override and built-in folders."""
+    """A Jinja environment for ``dialect`` over the override and built-in folders.
+
+    One per (meta repo, dialect), so each template is compiled once per run
+    however many projects use it (Jinja still reloads a file that changed).
+    """
+    return _environment(str(meta_root) if meta_root is not None else None, dialect)
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(meta_root: str | None, dialect: str) -> Any:
     import jinja2
 
     loaders: list[Any] = []

@@ -42,22 +42,28 @@ def check_output(output: Output, text: str, values: PipelineValues) -> None:
         except JenkinsfileInvalid as exc:
             raise Problem(exc.message, line=exc.line) from None
         return
-    root = None
     try:
-        document, root = parse_yaml(text)
-        check_yaml(values.provider, document, values.branch)
+        check_yaml(values.provider, parse_yaml(text), values.branch)
     except Problem as exc:
-        if exc.line is None:
-            exc.line = _line_of(root, exc.path)
+        if exc.line is None:  # parsed fine, so the node tree (for lines) is built only now
+            import yaml
+
+            exc.line = _line_of(yaml.compose(text, Loader=yaml_loader()), exc.path)
         raise
 
 
-def parse_yaml(text: str) -> tuple[Any, Any]:
-    """The document and its node tree (for line numbers); duplicate keys are an error."""
+@functools.lru_cache(maxsize=None)
+def yaml_loader() -> Any:
+    """A safe loader (libyaml's when present) reading YAML 1.2 booleans and refusing duplicate keys.
+
+    ``on:`` stays a key, as GitHub reads it, instead of YAML 1.1's ``True``.
+    """
     import yaml
 
-    class Loader(yaml.SafeLoader):
-        """YAML 1.2's booleans (``on:`` is a key, not ``True``), as CI systems read it."""
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[valid-type, misc]
+        pass
 
     Loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
@@ -75,16 +81,22 @@ def parse_yaml(text: str) -> tuple[Any, Any]:
         return yaml.SafeLoader.construct_mapping(loader, node, deep)
 
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, no_duplicates)
+    return Loader
+
+
+def parse_yaml(text: str) -> dict[str, Any]:
+    """The pipeline document; ``Problem`` (with its line) when it is not valid YAML or not a mapping."""
+    import yaml
+
     try:
-        root = yaml.compose(text, Loader=Loader)
-        document = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+        document = yaml.load(text, Loader=yaml_loader())  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.context_mark or exc.problem_mark  # where the broken construct began
         raise Problem(f"not valid YAML: {exc.problem or exc.context}",
                       line=mark.line + 1 if mark else None) from None
     if not isinstance(document, dict):
         raise Problem("the pipeline must be a YAML mapping", line=1)
-    return document, root
+    return document
 
 
 def _line_of(root: Any, path: tuple[Any, ...]) -> int | None:

@@ -28,7 +28,7 @@ def test_generated_pipelines_for_the_example_fleet_pass_every_validator(meta, ws
         if provider == "jenkins":
             check_jenkinsfile(text, "master")
             continue
-        document, _ = parse_yaml(text)
+        document = parse_yaml(text)
         assert list(schema_validator(provider).iter_errors(document)) == []
         check_yaml(provider, document, "master")
     data = json.loads((ws / ".meta").read_text())
@@ -110,14 +110,14 @@ def write_override(root: Path, name: str, text: str) -> Path:
 
 def test_an_override_replaces_one_stage_and_inherits_the_rest(meta, ws: Path, tmp_path: Path) -> None:
     assert meta("ci", "generate", cwd=ws).returncode == 0
-    builtin, _ = parse_yaml((ws / "services/orders/.github/workflows/cd.yml").read_text())
+    builtin = parse_yaml((ws / "services/orders/.github/workflows/cd.yml").read_text())
     write_override(ws, "github/cd.yml.j2", OVERRIDE_ONE_STAGE)
     assert meta("ci", "check", cwd=ws).returncode == 1  # a template change is drift
     proc = meta("ci", "generate", cwd=ws)
     assert proc.returncode == 0, proc.stderr
     text = (ws / "services/orders/.github/workflows/cd.yml").read_text()
     assert "from ci-templates/github/cd.yml.j2 (meta repo)" in text.splitlines()[0]
-    overridden, _ = parse_yaml(text)
+    overridden = parse_yaml(text)
     assert overridden["jobs"]["test"]["steps"][-1] == {"name": "Lint, then test", "run": "make lint && make test"}
     for job in ("contracts", "build-image", "deploy-staging", "deploy-production"):
         assert overridden["jobs"][job] == builtin["jobs"][job]
@@ -259,7 +259,7 @@ def test_a_project_name_with_colon_and_quotes_is_escaped(meta, ws: Path) -> None
         if provider == "jenkins":
             assert "META_PROJECT = 'services/we:ird\\'\"name'" in text
         else:
-            document, _ = parse_yaml(text)
+            document = parse_yaml(text)
             found = json.dumps(document)
             assert json.dumps(weird)[1:-1] in found
 

@@ -51,8 +51,8 @@ HOSTILE = "services/we:ird'\"name\n- run: rm -rf /"
 @pytest.mark.parametrize("provider", ["github", "circleci", "gitlab"])
 def test_a_hostile_project_name_stays_one_value_in_yaml(provider: str) -> None:
     text = render_pipeline(None, values(provider, project=HOSTILE, test="make test: all # 'x'")).files[0].text
-    document, _ = parse_yaml(text)
-    clean, _ = parse_yaml(render_pipeline(None, values(provider)).files[0].text)
+    document = parse_yaml(text)
+    clean = parse_yaml(render_pipeline(None, values(provider)).files[0].text)
     if provider == "github":
         assert document["env"]["META_PROJECT"] == HOSTILE
         assert document["jobs"]["test"]["steps"][-1]["run"] == "make test: all # 'x'"
