@@ -1,0 +1,53 @@
+"""``meta batch push``: push each repo's batch branch; a rejected push is that repo's failure only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+from metarepo import git
+from metarepo.batch import branch as gitbranch
+from metarepo.manifest import Project
+from metarepo.report import NULL, Reporter
+from metarepo.runner import Failed, Run, Skip, run_parallel
+
+
+@dataclass(frozen=True)
+class Pushed:
+    project: str
+    branch: str
+    commit: str
+    state: str  # pushed or up to date
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def parse_porcelain(text: str) -> tuple[str, str]:
+    """(flag, summary) of the ref line in ``git push --porcelain`` output."""
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and len(parts[0]) == 1:
+            return parts[0], parts[2]
+    return "", ""
+
+
+def push_branches(projects: Sequence[Project], *, branch: str, jobs: int, reporter: Reporter = NULL) -> Run:
+    by_name = {p.name: p for p in projects}
+
+    def work(name: str) -> Pushed:
+        project = by_name[name]
+        if not project.path.is_dir() or not git.is_work_tree(project.path):
+            raise Skip("not cloned")
+        if not gitbranch.has_branch(project.path, branch):
+            raise Skip(f"no branch {branch} here (nothing changed?)")
+        commit = git.run_git(["rev-parse", f"refs/heads/{branch}"], cwd=project.path).stdout.strip()
+        proc = git.run_git(["push", "--porcelain", "origin", f"refs/heads/{branch}:refs/heads/{branch}"],
+                           cwd=project.path, check=False)
+        flag, summary = parse_porcelain(proc.stdout)
+        if proc.returncode != 0 or flag == "!":
+            reason = summary or git.first_error_line(proc.stderr)
+            raise Failed(f"push rejected: {reason}")
+        return Pushed(name, branch, commit, "up to date" if flag == "=" else "pushed")
+
+    return run_parallel(list(by_name), work, jobs=jobs, reporter=reporter)

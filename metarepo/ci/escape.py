@@ -1,0 +1,124 @@
+"""Values escaped for where a pipeline puts them: YAML scalars and Groovy strings.
+
+Every ``{{ value }}`` in a template goes through the template's dialect (a
+Jinja ``finalize``), so a template author cannot forget to escape: a string
+becomes a double-quoted YAML scalar or a single-quoted Groovy string, whatever
+it holds (colons, quotes, newlines, ``#``). On top of the quoting, each CI
+system's own expansion syntax is neutralised where it would run inside a
+value: GitHub's ``${{ }}`` expressions and CircleCI's ``<< >>`` parameters.
+Text a template means literally is marked with the ``verbatim`` filter;
+names used as variables go through ``identifier``, which refuses anything
+that is not one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from metarepo.errors import UsageError
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Verbatim(str):
+    """Text a template writes as it is (already valid where it stands)."""
+
+
+def _needs_yaml_escape(ch: str) -> bool:
+    code = ord(ch)
+    return (code < 0x20 or 0x7F <= code <= 0x9F or ch in "\u2028\u2029\ufeff"
+            or 0xD800 <= code <= 0xDFFF or ch in "\\\"")
+
+
+_YAML_NAMED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+
+
+def yaml_string(text: str) -> str:
+    """``text`` as a double-quoted YAML scalar that reads back as exactly ``text``."""
+    out = ['"']
+    for ch in text:
+        if not _needs_yaml_escape(ch):
+            out.append(ch)
+        elif ch in _YAML_NAMED:
+            out.append(_YAML_NAMED[ch])
+        elif ord(ch) <= 0xFF:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GROOVY_NAMED = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
+
+
+def groovy_string(text: str) -> str:
+    """``text`` as a single-quoted Groovy string: no interpolation, nothing can end it early.
+
+    The empty string is written ``""`` (an empty double-quoted string has
+    nothing to interpolate), which tree-sitter-groovy parses where ``''`` trips it.
+    """
+    if text == "":
+        return '""'
+    out = ["'"]
+    for ch in text:
+        if ch in _GROOVY_NAMED:
+            out.append(_GROOVY_NAMED[ch])
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append("'")
+    return "".join(out)
+
+
+def github_literal(text: str) -> str:
+    """Neutralise GitHub Actions expressions: ``${{`` is written as the expression ``${{ '${{' }}``."""
+    return text.replace("${{", "${{ '${{' }}")
+
+
+def circleci_literal(text: str) -> str:
+    """Neutralise CircleCI pipeline parameters: ``<<`` is written ``\\<<``."""
+    return text.replace("<<", "\\<<")
+
+
+def _scalar(value: Any, quote: Callable[[str], str], literal: Callable[[str], str],
+            true_false: tuple[str, str]) -> str:
+    if isinstance(value, Verbatim):
+        return str(value)
+    if type(value).__name__.endswith("Undefined"):
+        return str(value)  # StrictUndefined raises here, naming the missing value
+    if isinstance(value, bool):
+        return true_false[0] if value else true_false[1]
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if value is None:
+        raise UsageError("a template wrote an empty (null) value; give it a default with `| default('')`")
+    if isinstance(value, str):
+        return quote(literal(value))
+    raise UsageError(f"a template wrote a {type(value).__name__} where one value belongs; "
+                     "loop over it or pick one item")
+
+
+def finalizer(dialect: str) -> Callable[[Any], str]:
+    """The Jinja ``finalize`` for ``dialect``: yaml, github, circleci or groovy."""
+    same = (lambda s: s)
+    literal = {"github": github_literal, "circleci": circleci_literal}.get(dialect, same)
+    if dialect == "groovy":
+        return lambda value: _scalar(value, groovy_string, same, ("true", "false"))
+    return lambda value: _scalar(value, yaml_string, literal, ("true", "false"))
+
+
+def identifier(value: Any) -> Verbatim:
+    """A template filter: ``value`` as a bare variable name, refused unless it is one."""
+    text = str(value)
+    if not IDENTIFIER.match(text):
+        raise UsageError(f"{text!r} is not a valid variable name (letters, digits and _, not starting "
+                         "with a digit)")
+    return Verbatim(text)
+
+
+def verbatim(value: Any) -> Verbatim:
+    """A template filter: write ``value`` as it is (the template vouches for it)."""
+    return Verbatim(str(value))

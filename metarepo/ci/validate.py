@@ -1,0 +1,230 @@
+"""Validation of every rendered pipeline before anything is written.
+
+YAML pipelines are parsed (duplicate keys refused), checked against the
+schema check-jsonschema vendors for their CI system (used as a library: the
+schema is read from the installed package and any remote ``$ref`` is
+refused, so no network is touched), then our own checks: every
+``requires``/``needs`` names a job that exists, and every deploy job runs on
+the default branch only. Jenkinsfiles go to ``metarepo.ci.jenkins``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Iterable
+
+from metarepo.ci.templates import Output
+from metarepo.ci.values import PipelineValues
+
+SCHEMAS = {"github": "vendor.github-workflows", "circleci": "vendor.circle-ci", "gitlab": "vendor.gitlab-ci"}
+GITLAB_RESERVED = {"default", "include", "stages", "variables", "workflow", "image", "services", "cache",
+                   "before_script", "after_script", "types", "pages:deploy", "spec"}
+
+
+class Problem(Exception):
+    """One thing wrong with a rendered file; ``path`` is where in the document (for its line)."""
+
+    def __init__(self, message: str, path: Iterable[Any] = (), line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = tuple(path)
+        self.line = line
+
+
+def check_output(output: Output, text: str, values: PipelineValues) -> None:
+    """Raise ``Problem`` (with the rendered file's line) at the first thing wrong with ``text``."""
+    if output.dialect == "groovy":
+        from metarepo.ci.jenkins import JenkinsfileInvalid, check_jenkinsfile
+
+        try:
+            check_jenkinsfile(text, values.branch)
+        except JenkinsfileInvalid as exc:
+            raise Problem(exc.message, line=exc.line) from None
+        return
+    try:
+        check_yaml(values.provider, parse_yaml(text), values.branch)
+    except Problem as exc:
+        if exc.line is None:  # parsed fine, so the node tree (for lines) is built only now
+            import yaml
+
+            exc.line = _line_of(yaml.compose(text, Loader=yaml_loader()), exc.path)
+        raise
+
+
+@functools.lru_cache(maxsize=None)
+def yaml_loader() -> Any:
+    """A safe loader (libyaml's when present) reading YAML 1.2 booleans and refusing duplicate keys.
+
+    ``on:`` stays a key, as GitHub reads it, instead of YAML 1.1's ``True``.
+    """
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[valid-type, misc]
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                 list("tTfF"))
+
+    def no_duplicates(loader: Any, node: Any, deep: bool = False) -> Any:
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise Problem(f"key {key!r} appears twice", line=key_node.start_mark.line + 1)
+            seen.add(key)
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, no_duplicates)
+    return Loader
+
+
+def parse_yaml(text: str) -> dict[str, Any]:
+    """The pipeline document; ``Problem`` (with its line) when it is not valid YAML or not a mapping."""
+    import yaml
+
+    try:
+        document = yaml.load(text, Loader=yaml_loader())  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.context_mark or exc.problem_mark  # where the broken construct began
+        raise Problem(f"not valid YAML: {exc.problem or exc.context}",
+                      line=mark.line + 1 if mark else None) from None
+    if not isinstance(document, dict):
+        raise Problem("the pipeline must be a YAML mapping", line=1)
+    return document
+
+
+def _line_of(root: Any, path: tuple[Any, ...]) -> int | None:
+    """The line of the key (or list item) at ``path`` in the YAML node tree."""
+    node, line = root, (root.start_mark.line + 1 if root is not None else None)
+    for step in path:
+        if node is None or not isinstance(getattr(node, "value", None), list):
+            break
+        nxt = None
+        if node.tag.endswith(":map"):
+            for key, value in node.value:
+                if key.value == str(step):
+                    nxt, line = value, key.start_mark.line + 1
+                    break
+        elif isinstance(step, int) and step < len(node.value):
+            nxt = node.value[step]
+            line = nxt.start_mark.line + 1
+        node = nxt
+    return line
+
+
+@functools.lru_cache(maxsize=None)
+def schema_validator(provider: str) -> Any:
+    """A jsonschema validator for ``provider``'s vendored schema, with no network reference retrieval."""
+    import jsonschema
+    import referencing
+    from check_jsonschema.builtin_schemas import get_builtin_schema
+    from check_jsonschema.formats import FormatOptions, make_format_checker
+    from check_jsonschema.regex_variants import RegexImplementation, RegexVariantName
+
+    schema = get_builtin_schema(SCHEMAS[provider])
+    regex = RegexImplementation(RegexVariantName.default)
+    cls = jsonschema.validators.validator_for(schema)
+    cls = jsonschema.validators.extend(cls, {"pattern": regex.pattern_keyword,
+                                             "patternProperties": regex.patternProperties_keyword})
+
+    def refuse(uri: str) -> Any:
+        raise referencing.exceptions.NoSuchResource(ref=uri)
+
+    registry = referencing.Registry(retrieve=refuse)  # type: ignore[call-arg]
+    checker = make_format_checker(FormatOptions(regex_impl=regex), schema.get("$schema"))
+    return cls(schema, registry=registry, format_checker=checker)
+
+
+def check_yaml(provider: str, document: dict[str, Any], branch: str) -> None:
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(schema_validator(provider).iter_errors(document))
+    if error is not None:
+        at = "/".join(str(p) for p in error.absolute_path) or "(top)"
+        raise Problem(f"{SCHEMAS[provider]} schema: at {at}: {_short(error.message)}", error.absolute_path)
+    {"github": _check_github, "circleci": _check_circleci, "gitlab": _check_gitlab}[provider](document, branch)
+
+
+def _short(message: str, limit: int = 200) -> str:
+    return message if len(message) <= limit else message[:limit - 1] + "…"
+
+
+def _names(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        value = [value]
+    out = []
+    for item in value:
+        if isinstance(item, dict):
+            item = item.get("job") or item.get("pipeline") or ""
+        out.append(str(item))
+    return out
+
+
+def _is_deploy(name: str, job: Any) -> bool:
+    return "deploy" in name.lower() or (isinstance(job, dict) and "environment" in job)
+
+
+def _check_github(doc: dict[str, Any], branch: str) -> None:
+    jobs = doc.get("jobs") or {}
+    condition = f"github.ref == 'refs/heads/{branch}'"
+    for name, job in jobs.items():
+        for need in _names(job.get("needs")):
+            if need not in jobs:
+                raise Problem(f"job {name!r} needs {need!r}, which is not a job", ("jobs", name, "needs"))
+        if _is_deploy(name, job) and condition not in str(job.get("if", "")):
+            raise Problem(f"deploy job {name!r} must run on the default branch only: "
+                          f"`if: {condition}`", ("jobs", name))
+
+
+def _check_circleci(doc: dict[str, Any], branch: str) -> None:
+    jobs = doc.get("jobs") or {}
+    for wname, workflow in (doc.get("workflows") or {}).items():
+        if not isinstance(workflow, dict):
+            continue
+        entries = []
+        for n, item in enumerate(workflow.get("jobs") or []):
+            key, spec = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+            spec = spec or {}
+            entries.append((n, key, spec, spec.get("name", key)))
+        defined = {shown for _, _, _, shown in entries}
+        for n, key, spec, shown in entries:
+            path = ("workflows", wname, "jobs", n)
+            if key not in jobs and spec.get("type") != "approval" and "/" not in key:
+                raise Problem(f"workflow {wname!r} runs job {key!r}, which is not defined under jobs", path)
+            for need in _names(spec.get("requires")):
+                if need not in defined:
+                    raise Problem(f"job {shown!r} requires {need!r}, which is not in workflow {wname!r}", path)
+            if "deploy" in shown.lower():
+                only = ((spec.get("filters") or {}).get("branches") or {}).get("only")
+                if _names(only) != [branch]:
+                    raise Problem(f"deploy job {shown!r} must run on the default branch only: "
+                                  f"filters: branches: only: {branch}", path)
+
+
+def _check_gitlab(doc: dict[str, Any], branch: str) -> None:
+    jobs = {k: v for k, v in doc.items() if k not in GITLAB_RESERVED and not k.startswith(".")
+            and isinstance(v, dict)}
+    stages = doc.get("stages") or [".pre", "build", "test", "deploy", ".post"]
+    conditions = (f'$CI_COMMIT_BRANCH == "{branch}"', "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH")
+    for name, job in jobs.items():
+        for need in _names(job.get("needs")):
+            if need not in jobs:
+                raise Problem(f"job {name!r} needs {need!r}, which is not a job", (name, "needs"))
+        stage = job.get("stage", "test")
+        if stage not in stages and stage not in (".pre", ".post"):
+            raise Problem(f"job {name!r} is in stage {stage!r}, which is not listed under stages", (name, "stage"))
+        if _is_deploy(name, job):
+            rules = job.get("rules") or []
+            ok = bool(rules) and all(isinstance(r, dict) and any(c in str(r.get("if", "")) for c in conditions)
+                                     for r in rules)
+            if not ok:
+                raise Problem(f"deploy job {name!r} must run on the default branch only: every rule needs "
+                              f'`if: $CI_COMMIT_BRANCH == "{branch}"`', (name,))

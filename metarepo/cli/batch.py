@@ -1,0 +1,167 @@
+"""``meta batch run|push|pr|status``: one change across many repos, as branches and pull requests."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from metarepo.cli.common import emit_json, jobs_from, select, selection_options
+from metarepo.cli.render import ProgressReporter, exit_status, style, summary_line, table
+from metarepo.report import NULL
+
+
+@click.group()
+def batch() -> None:
+    """One change across many repos: branch, commit, push, pull requests."""
+
+
+def print_outcomes(run: Any, describe: Callable[[Any], str]) -> None:
+    """One line per repo, in manifest order: what was done, skipped or failed."""
+    for o in run.outcomes:
+        if o.state == "done":
+            click.echo(f"{style('✓', fg='green')} {o.key}: {describe(o.value)}")
+        elif o.state == "skipped":
+            click.echo(f"{style('-', fg='yellow')} {o.key}: skipped, {o.reason}")
+        else:
+            click.echo(f"{style('✗', fg='red')} {o.key}: {o.reason}")
+
+
+def outcomes_json(verb: str, run: Any) -> dict:
+    return {"command": verb, "interrupted": run.interrupted, "projects": [
+        {"project": o.key, "status": o.state, "reason": o.reason or None,
+         "result": o.value.as_json() if o.value is not None and hasattr(o.value, "as_json") else None}
+        for o in run.outcomes]}
+
+
+def describe_change(change: Any) -> str:
+    fresh = "new branch" if change.how == "created" else "existing branch reused"
+    if change.commit:
+        return f"committed {change.commit[:10]} on {change.branch} ({fresh}, from {change.base})"
+    return f"no new change; {change.branch} already has {change.ahead} commit(s)"
+
+
+def finish(verb: str, run: Any, as_json: bool, describe: Callable[[Any], str]) -> int:
+    if as_json:
+        emit_json(outcomes_json(verb, run))
+    else:
+        print_outcomes(run, describe)
+        click.echo(summary_line(verb, run), err=True)
+    return exit_status(run)
+
+
+@batch.command("run", context_settings={"ignore_unknown_options": True})
+@click.option("--branch", "-b", required=True, help="The branch to make (or reuse) in each repo.")
+@click.option("--message", "-m", required=True, help="The commit message.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="End the command after S seconds in a repo.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@selection_options
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_context
+def run_(ctx: click.Context, branch: str, message: str, timeout: float | None, as_json: bool,
+         command: tuple[str, ...], **kwargs: Any) -> int:
+    """In each repo: branch from the default branch, run CMD, commit if anything changed.
+
+    A repo with uncommitted changes is skipped (never stashed); a repo where
+    nothing changed is skipped and its new branch removed. Each repo goes
+    back to the branch it was on. Example:
+
+        meta batch run -b bump-base -m "Use the new base image" -- sed -i s/alpine:3.19/alpine:3.20/ Dockerfile
+    """
+    from metarepo.batch.change import apply_change, shell_change
+
+    text = command[0] if len(command) == 1 else shlex.join(command)
+    manifest, projects = select(ctx, kwargs)
+    run = apply_change(manifest, projects, branch=branch, message=message,
+                       change=shell_change(manifest, text, timeout), jobs=jobs_from(kwargs),
+                       reporter=NULL if as_json else ProgressReporter("batch run"))
+    return finish("batch run", run, as_json, describe_change)
+
+
+@batch.command("push")
+@click.option("--branch", "-b", help="The batch branch (default: the last `meta batch run`'s).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@selection_options
+@click.pass_context
+def push(ctx: click.Context, branch: str | None, as_json: bool, **kwargs: Any) -> int:
+    """Push each repo's batch branch to origin; a rejected push fails that repo only."""
+    from metarepo.batch.change import branch_or_last
+    from metarepo.batch.push import push_branches
+
+    manifest, projects = select(ctx, kwargs)
+    branch = branch_or_last(manifest, branch)
+    run = push_branches(projects, branch=branch, jobs=jobs_from(kwargs))
+    return finish("batch push", run, as_json, lambda p: f"{p.state} {p.branch} ({p.commit[:10]})")
+
+
+def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--github-url", metavar="URL",
+                        help="GitHub Enterprise API URL (https://HOST/api/v3); else metarepo.github.base_url.")(func)
+
+
+@batch.command("pr")
+@click.option("--title", "-t", required=True, help="The pull request's title.")
+@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file holding the pull request's description.")
+@click.option("--draft", is_flag=True, help="Open new pull requests as drafts.")
+@click.option("--branch", "-b", help="The batch branch (default: the last `meta batch run`'s).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@github_options
+@selection_options
+@click.pass_context
+def pr(ctx: click.Context, title: str, body_file: Path | None, draft: bool, branch: str | None, as_json: bool,
+       github_url: str | None, **kwargs: Any) -> int:
+    """Open (or update) one pull request per repo from the pushed batch branch (token: GITHUB_TOKEN)."""
+    from metarepo.batch.change import branch_or_last
+    from metarepo.batch.pulls import open_pull_requests
+    from metarepo.hosting.client import github_client
+
+    manifest, projects = select(ctx, kwargs)
+    kwargs.pop("jobs", None)
+    branch = branch_or_last(manifest, branch)
+    body = body_file.read_text(encoding="utf-8") if body_file else None
+    client = github_client(manifest, url=github_url)
+    run = open_pull_requests(projects, client=client, branch=branch, title=title, body=body, draft=draft)
+    return finish("batch pr", run, as_json, lambda p: f"#{p.number} {p.action} ({p.state}) {p.url}")
+
+
+@batch.command("status")
+@click.option("--branch", "-b", help="The batch branch (default: the last `meta batch run`'s).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@github_options
+@selection_options
+@click.pass_context
+def status(ctx: click.Context, branch: str | None, as_json: bool, github_url: str | None, **kwargs: Any) -> int:
+    """Each repo's pull request from the batch branch: its state and its checks."""
+    from metarepo.batch.change import branch_or_last
+    from metarepo.batch.pulls import batch_status
+    from metarepo.hosting.client import github_client
+
+    manifest, projects = select(ctx, kwargs)
+    kwargs.pop("jobs", None)
+    branch = branch_or_last(manifest, branch)
+    client = github_client(manifest, url=github_url)
+    run = batch_status(projects, client=client, branch=branch)
+    if as_json:
+        emit_json(outcomes_json("batch status", run))
+        return exit_status(run)
+    rows, colours = [], []
+    for o in run.outcomes:
+        if o.state != "done":
+            rows.append([str(o.key), "-", o.state, "-", o.reason])
+            colours.append([None, None, "red" if o.state == "failed" else "yellow", None, None])
+            continue
+        info, checks = o.value.pull_request, o.value.checks
+        if info is None:
+            rows.append([str(o.key), "-", "no pull request", "-", ""])
+            colours.append([None, None, "yellow", None, None])
+            continue
+        shown_checks = checks.state if not checks.failing else f"{checks.state} ({', '.join(checks.failing)})"
+        rows.append([str(o.key), f"#{info.number}", info.state, shown_checks, info.url])
+        colours.append([None, None, {"merged": "magenta", "open": "green", "closed": "red"}.get(info.state),
+                        {"success": "green", "failure": "red", "pending": "yellow"}.get(checks.state), None])
+    click.echo(table(["PROJECT", "PR", "STATE", "CHECKS", "URL"], rows, colours))
+    return exit_status(run)
