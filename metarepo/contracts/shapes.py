@@ -1,0 +1,147 @@
+"""Small facts about JSON Schema nodes that the rules and the example generator share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metarepo.contracts.refs import deref
+
+TYPES = ("object", "array", "string", "integer", "number", "boolean", "null")
+ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "default", "$schema", "deprecated",
+                         "readOnly", "writeOnly", "format", "$defs", "definitions", "$id", "contentMediaType",
+                         "contentEncoding", "discriminator", "externalDocs", "example", "xml"})
+
+
+def pointer(path: str, *parts: Any) -> str:
+    return path + "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "integer" if value.is_integer() else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON Schema sees it: 1 == 1.0, but true != 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def types_of(node: Any) -> set[str] | None:
+    """The JSON types a node allows, or None for any (``type``, else inferred from enum/const)."""
+    if not isinstance(node, dict):
+        return None
+    declared = node.get("type")
+    if isinstance(declared, str):
+        return {declared}
+    if isinstance(declared, list):
+        return {t for t in declared if isinstance(t, str)}
+    if "const" in node:
+        return {json_type(node["const"])}
+    if isinstance(node.get("enum"), list) and node["enum"]:
+        return {json_type(v) for v in node["enum"]}
+    return None
+
+
+def accepts_type(reader_types: set[str], writer_type: str) -> bool:
+    return writer_type in reader_types or (writer_type == "integer" and "number" in reader_types)
+
+
+def trivial(node: Any) -> bool:
+    """True for a schema that accepts everything (``true``, ``{}``, annotations only)."""
+    if node is True:
+        return True
+    return isinstance(node, dict) and all(k in ANNOTATIONS or str(k).startswith("x-") for k in node)
+
+
+def finite_values(node: Any) -> list | None:
+    if not isinstance(node, dict):
+        return None
+    if "const" in node:
+        return [node["const"]]
+    if isinstance(node.get("enum"), list):
+        return list(node["enum"])
+    if types_of(node) == {"boolean"}:
+        return [True, False]
+    if types_of(node) == {"null"}:
+        return [None]
+    return None
+
+
+_LOWER = {"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"}
+_UPPER = {"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"}
+
+
+def merge(a: Any, b: Any) -> Any:
+    """Both schemas at once (an ``allOf`` flattened), as closely as one node can say it."""
+    if a is False or b is False:
+        return False
+    if a is True or a == {}:
+        return b
+    if b is True or b == {}:
+        return a
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return a
+    out = dict(a)
+    for key, value in b.items():
+        if key not in out:
+            out[key] = value
+            continue
+        mine = out[key]
+        if key == "properties" and isinstance(mine, dict) and isinstance(value, dict):
+            out[key] = {**mine, **{n: merge(mine[n], s) if n in mine else s for n, s in value.items()}}
+        elif key == "required" and isinstance(mine, list) and isinstance(value, list):
+            out[key] = list(dict.fromkeys([*mine, *value]))
+        elif key == "type":
+            left, right = types_of({"type": mine}) or set(), types_of({"type": value}) or set()
+            both = (left & right) | ({"integer"} if ("integer" in left and "number" in right)
+                                     or ("number" in left and "integer" in right) else set())
+            out[key] = sorted(both)
+        elif key in _LOWER and isinstance(mine, (int, float)) and isinstance(value, (int, float)):
+            out[key] = max(mine, value)
+        elif key in _UPPER and isinstance(mine, (int, float)) and isinstance(value, (int, float)):
+            out[key] = min(mine, value)
+        elif key == "enum" and isinstance(mine, list) and isinstance(value, list):
+            out[key] = [v for v in mine if any(json_equal(v, w) for w in value)]
+        elif key == "allOf" and isinstance(mine, list) and isinstance(value, list):
+            out[key] = [*mine, *value]
+        elif key == "additionalProperties":
+            out[key] = merge(mine, value)
+        elif key == "items" and isinstance(mine, dict) and isinstance(value, dict):
+            out[key] = merge(mine, value)
+        elif key in ("anyOf", "oneOf", "not", "pattern"):
+            out["allOf"] = [*out.get("allOf", []), {key: value}]
+    return out
+
+
+def flatten_all_of(node: Any, root: Any, depth: int = 0) -> Any:
+    """A node whose ``allOf`` branches are merged into it (for a writer)."""
+    if not isinstance(node, dict) or "allOf" not in node or depth > 8:
+        return node
+    base: Any = {k: v for k, v in node.items() if k != "allOf"}
+    branches = node["allOf"] if isinstance(node["allOf"], list) else []
+    for branch in branches:
+        base = merge(base, flatten_all_of(deref(branch, root), root, depth + 1))
+    if isinstance(base, dict) and "allOf" in base:
+        # Conflicting combinators cannot be merged into one node: drop them, which
+        # only widens the writer (more verdicts breaking, never a false "compatible").
+        base = {k: v for k, v in base.items() if k != "allOf"}
+    return base
