@@ -16,7 +16,7 @@ from metarepo.errors import MetaError, UsageError
 from metarepo.manifest import Manifest, Project
 
 from metarepo.contracts.compare import compare_schemas
-from metarepo.contracts.model import STRICT, Contract, Pair
+from metarepo.contracts.model import STRICT, Contract, Pair, Schema
 
 YES, NO, UNKNOWN = "yes", "no", "unknown"
 
@@ -79,24 +79,29 @@ def deployed_contracts(manifest: Manifest, env: str, skip: tuple[str, ...] = ()
     return contracts, problems
 
 
-def counterpart_pairs(mine: Contract, others: dict[str, Contract], policy: str,
-                      my_version: str = "working tree", their_version: str = "deployed") -> list[Pair]:
-    """``mine`` against every counterpart: as writer of what it publishes, reader of what it consumes."""
-    pairs = []
+def counterparts(mine: Contract, others: dict[str, Contract]) -> list[tuple[str, str, Schema, str, Schema]]:
+    """(message, producer, writer schema, consumer, reader schema) for every pair ``mine`` takes part in."""
+    found = []
     for name, other in others.items():
         for message, schema in mine.publishes.items():
             if message in other.consumes:
-                pairs.append(Pair(message, mine.service, name, compare_schemas(schema, other.consumes[message], policy),
-                                  my_version, their_version))
+                found.append((message, mine.service, schema, name, other.consumes[message]))
         for message, schema in mine.consumes.items():
             if message in other.publishes:
-                pairs.append(Pair(message, name, mine.service, compare_schemas(other.publishes[message], schema, policy),
-                                  their_version, my_version))
+                found.append((message, name, other.publishes[message], mine.service, schema))
     for message, schema in mine.publishes.items():  # a service that reads its own messages
         if message in mine.consumes:
-            pairs.append(Pair(message, mine.service, mine.service,
-                              compare_schemas(schema, mine.consumes[message], policy), my_version, my_version))
-    return pairs
+            found.append((message, mine.service, schema, mine.service, mine.consumes[message]))
+    return found
+
+
+def counterpart_pairs(mine: Contract, others: dict[str, Contract], policy: str,
+                      my_version: str = "working tree", their_version: str = "deployed") -> list[Pair]:
+    """``mine`` against every counterpart: as writer of what it publishes, reader of what it consumes."""
+    return [Pair(message, producer, consumer, compare_schemas(writer, reader, policy),
+                 my_version if producer == mine.service else their_version,
+                 my_version if consumer == mine.service else their_version)
+            for message, producer, writer, consumer, reader in counterparts(mine, others)]
 
 
 def can_i_deploy(manifest: Manifest, service: str, env: str, *, ref: str | None = None,

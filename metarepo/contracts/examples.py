@@ -136,6 +136,9 @@ class _Generator:
         else:
             order = []
         hint = hint if isinstance(hint, dict) else {}
+        excluded = hint.get("not")
+        if isinstance(excluded, dict):  # values the reader excludes are the first suspects
+            out += [excluded["const"]] if "const" in excluded else list(excluded.get("enum") or [])[:6]
         for kind in [*order, *(t for t in TYPES if t in types and t not in order)]:
             out += getattr(self, f"_{kind}")(node, hint, depth)
         return out

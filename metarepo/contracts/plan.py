@@ -42,7 +42,8 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
     2) for an unknown service or environment, and ``ManifestError`` (exit 2)
     for a contract file that does not load.
     """
-    from metarepo.contracts.deploy import deployed_contracts
+    from metarepo.contracts.compare import compare_schemas
+    from metarepo.contracts.deploy import counterparts, deployed_contracts
     from metarepo.contracts.fleet import project_contract
 
     manifest.environment(env)
@@ -53,9 +54,26 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
     old = {name: deployed[name] for name in names if name in deployed}
     others = {name: c for name, c in deployed.items() if name not in chosen}
 
+    # Pairs already live and already breaking are the status quo, not this plan's doing.
+    live_now = {**others, **old}
+    status_quo = {(m, w.digest, r.digest) for name, contract in live_now.items()
+                  for m, _, w, _, r in counterparts(contract, {k: v for k, v in live_now.items() if k != name})}
+    labels = {name: "new" for name in names}
+
+    def breaking(name: str, live: dict[str, Contract]) -> list[Pair]:
+        found = []
+        for message, producer, writer, consumer, reader in counterparts(new[name], live):
+            if (message, writer.digest, reader.digest) in status_quo:
+                continue
+            verdict = compare_schemas(writer, reader, policy)
+            if not verdict.compatible:
+                found.append(Pair(message, producer, consumer, verdict, labels.get(producer, "deployed"),
+                                  labels.get(consumer, "deployed")))
+        return found
+
     final = {**others, **new}
     for name in names:
-        broken = _breaking(new[name], {k: v for k, v in final.items() if k != name}, policy, "new", "new")
+        broken = breaking(name, {k: v for k, v in final.items() if k != name})
         if broken:
             raise _blocked(broken[0], env, final=True)
 
@@ -66,8 +84,10 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
         for name in names:
             if name in done:
                 continue
-            rest = {k: v for k, v in live.items() if k != name}
-            broken = _breaking(new[name], rest, policy, "new", "deployed")
+            labels.update({n: "deployed" for n in names if n not in done and n != name})
+            labels.update({n: "new" for n in done})
+            labels[name] = "new"
+            broken = breaking(name, {k: v for k, v in live.items() if k != name})
             if not broken:
                 done.append(name)
                 break
@@ -75,13 +95,6 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
         else:
             raise _blocked(blockers[0], env, final=False)
     return done
-
-
-def _breaking(mine: Contract, others: dict[str, Contract], policy: str, mine_label: str,
-              their_label: str) -> list[Pair]:
-    from metarepo.contracts.deploy import counterpart_pairs
-
-    return [p for p in counterpart_pairs(mine, others, policy, mine_label, their_label) if not p.compatible]
 
 
 def _blocked(pair: Pair, env: str, *, final: bool) -> NoSafeOrder:

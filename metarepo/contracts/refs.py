@@ -20,6 +20,7 @@ from metarepo.errors import ManifestError
 # Keywords whose values are data, not schemas: never look for $ref inside them.
 _DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "example", "x-examples"})
 _DEFINITIONS = ("$defs", "definitions")
+_NAME_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas", "dependencies"})
 _ROOT_ONLY = frozenset({"$defs", "definitions", "$schema", "$id", "title", "description", "$comment"})
 
 
@@ -56,17 +57,22 @@ class Bundler:
             result["$defs"] = {**self.defs}
         return result
 
-    def _walk(self, node: Any, file: str) -> Any:
+    def _walk(self, node: Any, file: str, names: bool = False) -> Any:
         if isinstance(node, list):
             return [self._walk(item, file) for item in node]
         if not isinstance(node, dict):
             return node
+        if names:  # a map of names to schemas (properties, patternProperties, ...)
+            return {key: self._walk(value, file) for key, value in node.items()}
         ref = node.get("$ref")
         out: dict[str, Any] = {}
         for key, value in node.items():
-            if key in ("$ref", "$id", "id") or key in _DEFINITIONS:
+            if key in ("$ref", "$id") or key in _DEFINITIONS or (key == "id" and isinstance(value, str)):
                 continue
-            out[key] = value if key in _DATA_KEYWORDS else self._walk(value, file)
+            if key in _DATA_KEYWORDS:
+                out[key] = value
+            else:
+                out[key] = self._walk(value, file, names=key in _NAME_MAPS and isinstance(value, dict))
         if not isinstance(ref, str):
             if ref is not None:
                 out["$ref"] = ref  # not a reference; let the metaschema check complain
