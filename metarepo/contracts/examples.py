@@ -260,7 +260,8 @@ class _Generator:
             names, sub = [step[1]], props.get(step[1], self._cover(node, step[1]))
         elif kind == "pattern":
             names = [n for n in _pattern_guesses(step[1]) if n not in props][:3]
-            sub = (node.get("patternProperties") or {}).get(step[1], True)
+            patterns = node.get("patternProperties") if isinstance(node, dict) else None
+            sub = patterns.get(step[1], True) if isinstance(patterns, dict) else True
         else:  # "extra": a property no one declares
             names = [n for n in ("extra", "x_extra", "zz_unknown") if n not in props]
             sub = node.get("additionalProperties", True) if isinstance(node, dict) else True

@@ -82,10 +82,17 @@ class _Reader:
 
 def _add(table: dict[str, Schema], name: str, schema: Schema) -> None:
     old = table.get(name)
-    if old is not None and old.digest != schema.digest:
+    if old is not None and old.digest != schema.digest and _content(old) != _content(schema):
         raise ManifestError(f"message {name!r} is declared twice with different schemas "
                             f"({old.source} and {schema.source})", file=schema.source.split("#")[0])
     table[name] = schema
+
+
+def _content(schema: Schema) -> str:
+    document = schema.document
+    if isinstance(document, dict):
+        document = {k: v for k, v in document.items() if k != "$schema"}
+    return digest_of(document, schema.format)
 
 
 def _where(reader: _Reader, file: str, key: str) -> str:
@@ -238,10 +245,7 @@ def _asyncapi(document: dict, file: str, reader: _Reader) -> tuple[dict, dict]:
         else:
             parts = [follow(m, f"{op_ptr}/messages/{i}", op_file) for i, m in enumerate(messages)]
         table = publishes if action == "send" else consumes
-        schema = _payloads(parts, reader, DRAFT_7)
-        if name in table and table[name].digest != schema.digest:
-            raise ManifestError(f"message {name!r} is declared twice with different schemas", file=label, key=key)
-        table[str(name)] = schema
+        _add(table, str(name), _payloads(parts, reader, DRAFT_7))
     return publishes, consumes
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from metarepo.contracts.model import LENIENT, Change
 from metarepo.contracts.refs import deref
-from metarepo.contracts.shapes import (TYPES, accepts_type, finite_values, flatten_all_of, merge, pointer,
-                                       trivial, types_of)
+from metarepo.contracts.shapes import (TYPES, accepts_type, finite_values, flatten_all_of, json_equal, merge,
+                                       pointer, trivial, types_of)
 
 _MAX_DEPTH = 64
 
@@ -86,7 +86,7 @@ class Comparer:
     # -- the rules ---------------------------------------------------------
 
     def _compare(self, w: Any, r: Any, path: str, where: tuple) -> None:
-        if trivial(r) or w is False:
+        if trivial(r) or w is False or (w == r and json_equal(w, r)):
             return
         if r is False:
             self.add(path, "schema_closed", True, "the reader accepts nothing here", where, w, r)
@@ -258,7 +258,7 @@ class Comparer:
             if wp is None:
                 self.add(pointer(path, "pattern"), "pattern_added", True,
                          f"the reader requires the pattern {rp!r}", where, w, r)
-            elif wp != rp:
+            elif wp != rp and not (wp.startswith("^(?=") and f"(?:{rp}))" in wp):  # an allOf of patterns
                 self.add(pointer(path, "pattern"), "pattern_changed", True,
                          f"the pattern changed from {wp!r} to {rp!r}", where, w, r)
         elif wp is not None:

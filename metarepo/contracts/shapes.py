@@ -101,12 +101,27 @@ def merge(a: Any, b: Any) -> Any:
     if not isinstance(a, dict) or not isinstance(b, dict):
         return a
     out = dict(a)
+    a, b = _close_over(a, b), _close_over(b, a)
+    out.update({k: a[k] for k in ("properties", "patternProperties") if k in a})
+    handled: set[str] = set()
+    if isinstance(a.get("prefixItems"), list) or isinstance(b.get("prefixItems"), list):
+        pa, pb = a.get("prefixItems") or [], b.get("prefixItems") or []
+        ra, rb = a.get("items", True), b.get("items", True)
+        if isinstance(pa, list) and isinstance(pb, list) and not isinstance(ra, list) and not isinstance(rb, list):
+            out["prefixItems"] = [merge(pa[i] if i < len(pa) else ra, pb[i] if i < len(pb) else rb)
+                                  for i in range(max(len(pa), len(pb)))]
+            out["items"] = merge(ra, rb)
+            handled = {"prefixItems", "items"}
     for key, value in b.items():
+        if key in handled:
+            continue
         if key not in out:
             out[key] = value
             continue
         mine = out[key]
-        if key == "properties" and isinstance(mine, dict) and isinstance(value, dict):
+        if mine == value and json_equal(mine, value):
+            continue
+        if key in ("properties", "patternProperties") and isinstance(mine, dict) and isinstance(value, dict):
             out[key] = {**mine, **{n: merge(mine[n], s) if n in mine else s for n, s in value.items()}}
         elif key == "required" and isinstance(mine, list) and isinstance(value, list):
             out[key] = list(dict.fromkeys([*mine, *value]))
@@ -125,11 +140,67 @@ def merge(a: Any, b: Any) -> Any:
             out[key] = [*mine, *value]
         elif key == "additionalProperties":
             out[key] = merge(mine, value)
-        elif key == "items" and isinstance(mine, dict) and isinstance(value, dict):
+        elif key in ("items", "additionalItems", "contains", "propertyNames") and not isinstance(mine, list) \
+                and not isinstance(value, list):
             out[key] = merge(mine, value)
-        elif key in ("anyOf", "oneOf", "not", "pattern"):
+        elif key == "uniqueItems":
+            out[key] = bool(mine) or bool(value)
+        elif key == "const" and not json_equal(mine, value):
+            return False
+        elif key == "multipleOf" and _positive(mine) and _positive(value):
+            out[key] = _lcm(mine, value)
+        elif key == "not":
+            out[key] = {"anyOf": [mine, value]}  # not A and not B = not (A or B)
+        elif key == "pattern" and isinstance(mine, str) and isinstance(value, str):
+            out[key] = f"^(?=[\\s\\S]*?(?:{mine}))(?=[\\s\\S]*?(?:{value}))"
+        elif key in ("anyOf", "oneOf"):
             out["allOf"] = [*out.get("allOf", []), {key: value}]
     return out
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _lcm(a: float, b: float) -> float:
+    from fractions import Fraction
+    from math import lcm
+
+    x, y = Fraction(str(a)), Fraction(str(b))
+    common = Fraction(lcm(x.numerator * y.denominator, y.numerator * x.denominator), x.denominator * y.denominator)
+    return int(common) if common.denominator == 1 else float(common)
+
+
+def _close_over(a: dict, b: dict) -> dict:
+    """``a`` with the names and patterns only ``b`` declares constrained as ``b``'s other properties are."""
+    import re
+
+    extra = b.get("additionalProperties", True)
+    if extra is True or extra == {}:
+        return a
+    b_props = b.get("properties") if isinstance(b.get("properties"), dict) else {}
+    b_patterns = b.get("patternProperties") if isinstance(b.get("patternProperties"), dict) else {}
+    out = dict(a)
+    if isinstance(a.get("properties"), dict):
+        props = {}
+        for name, schema in a["properties"].items():
+            if name in b_props:
+                props[name] = schema
+                continue
+            covering = [s for p, s in b_patterns.items() if _search(re, p, name)]
+            props[name] = schema if covering else merge(schema, extra)
+        out["properties"] = props
+    if isinstance(a.get("patternProperties"), dict):
+        out["patternProperties"] = {p: s if p in b_patterns else merge(s, extra)
+                                    for p, s in a["patternProperties"].items()}
+    return out
+
+
+def _search(re: Any, pattern: str, name: str) -> bool:
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        return False
 
 
 def flatten_all_of(node: Any, root: Any, depth: int = 0) -> Any:
@@ -141,7 +212,23 @@ def flatten_all_of(node: Any, root: Any, depth: int = 0) -> Any:
     for branch in branches:
         base = merge(base, flatten_all_of(deref(branch, root), root, depth + 1))
     if isinstance(base, dict) and "allOf" in base:
-        # Conflicting combinators cannot be merged into one node: drop them, which
-        # only widens the writer (more verdicts breaking, never a false "compatible").
-        base = {k: v for k, v in base.items() if k != "allOf"}
+        base = _distribute(base, root)
     return base
+
+
+def _distribute(node: dict, root: Any) -> Any:
+    """allOf leftovers that one node cannot say: unions are multiplied out into one anyOf
+    (oneOf's exclusivity and a second ``not`` or ``pattern`` are dropped, which only widens a writer)."""
+    node = dict(node)
+    leftover = node.pop("allOf")
+    unions = [node.pop(key) for key in ("anyOf", "oneOf") if isinstance(node.get(key), list)]
+    for item in leftover:
+        for key in ("anyOf", "oneOf"):
+            if isinstance(item, dict) and isinstance(item.get(key), list):
+                unions.append(item[key])
+    if unions:
+        product: list = [{}]
+        for union in unions:
+            product = [merge(p, deref(b, root)) for p in product for b in union][:32]
+        node["anyOf"] = product
+    return node
