@@ -31,7 +31,9 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
     ``environments/ENV.json`` records for ``env``; a service with no record
     is not live there. A step is safe when the service's new contracts are
     compatible with every live counterpart (the new versions of the services
-    already deployed in this plan, the recorded versions of all others).
+    already deployed in this plan, the recorded versions of all others). A
+    pair that is already incompatible in ``env`` (same message, producer and
+    consumer) is the status quo and does not block; it is ``check``'s job.
     Services are taken in manifest order whenever that is safe, so services
     with no contracts keep their manifest order. Names are returned as the
     manifest spells them (``services/orders``); ``services`` may use either
@@ -54,16 +56,17 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
     old = {name: deployed[name] for name in names if name in deployed}
     others = {name: c for name, c in deployed.items() if name not in chosen}
 
-    # Pairs already live and already breaking are the status quo, not this plan's doing.
+    # A pair already broken in ENV is the status quo, not this plan's doing: it does not block.
     live_now = {**others, **old}
-    status_quo = {(m, w.digest, r.digest) for name, contract in live_now.items()
-                  for m, _, w, _, r in counterparts(contract, {k: v for k, v in live_now.items() if k != name})}
+    status_quo = {(m, p, c) for name, contract in live_now.items()
+                  for m, p, w, c, r in counterparts(contract, {k: v for k, v in live_now.items() if k != name})
+                  if not compare_schemas(w, r, policy).compatible}
     labels = {name: "new" for name in names}
 
     def breaking(name: str, live: dict[str, Contract]) -> list[Pair]:
         found = []
         for message, producer, writer, consumer, reader in counterparts(new[name], live):
-            if (message, writer.digest, reader.digest) in status_quo:
+            if (message, producer, consumer) in status_quo:
                 continue
             verdict = compare_schemas(writer, reader, policy)
             if not verdict.compatible:
@@ -114,9 +117,9 @@ def _blocked(pair: Pair, env: str, *, final: bool) -> NoSafeOrder:
 
 
 def changed_services(manifest: Manifest, env: str) -> list[str]:
-    """Cloned services whose HEAD is not the sha ``env`` records for them (or that have no record)."""
+    """Cloned services with uncommitted changes, or whose HEAD is not the sha ``env`` records (or no record)."""
     from metarepo.environments import read_deployments
-    from metarepo.git import head_commit
+    from metarepo.git import branch_status
 
     manifest.environment(env)
     records = read_deployments(manifest.root, env)
@@ -125,6 +128,7 @@ def changed_services(manifest: Manifest, env: str) -> list[str]:
         if not project.path.is_dir():
             continue
         record = records.get(project.name)
-        if record is None or head_commit(project.path) != record.sha:
+        status = branch_status(project.path)
+        if record is None or status.oid != record.sha or status.changed or status.untracked:
             changed.append(project.name)
     return changed
