@@ -174,14 +174,9 @@ def check_json_schema(document: Any, where: str) -> None:
     digest = digest_of(document)
     if digest in _CHECKED:
         return
-    from jsonschema import Draft202012Validator, exceptions, validators
+    from metarepo.contracts.metaschema import check_schema
 
-    cls = validators.validator_for(document, default=Draft202012Validator)
-    try:
-        cls.check_schema(document)
-    except exceptions.SchemaError as exc:
-        path = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-        raise ManifestError(f"not a valid JSON Schema at {path}: {exc.message}", file=where) from None
+    check_schema(document, where)
     _CHECKED.add(digest)
 
 
