@@ -159,9 +159,9 @@ def to_html(graph: Any, title: str = "Message contracts") -> str:
         parts.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="{radius}" fill="{fill}" '
                      f'stroke="#445"/><text x="{x + box_w / 2}" y="{y + 18}" text-anchor="middle">'
                      f'{escape(data["label"])}</text>')
-    breaking = sum(1 for *_, d in graph.edges(data=True) if d["breaking"]) // 2
+    breaking = any(d["breaking"] for *_, d in graph.edges(data=True))
     legend = (f"{len(services)} services, {len(messages)} messages"
-              + (f", breaking pairs in red ({breaking or 'some'})" if breaking else ""))
+              + (", the edges of breaking pairs in red" if breaking else ""))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <style>body{{font-family:Helvetica,Arial,sans-serif;margin:24px}} text{{font-size:13px}}</style></head>
