@@ -17,15 +17,17 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from metarepo.contracts.content_models import ContentModels
 from metarepo.contracts.model import LENIENT, Change
 from metarepo.contracts.refs import deref
-from metarepo.contracts.shapes import (TYPES, accepts_type, finite_values, flatten_all_of, json_equal, merge,
-                                       pointer, trivial, types_of)
+from metarepo.contracts.shapes import (TYPES, accepts_type, finite_values, flatten_all_of, merge,
+                                       pointer, same_schema, trivial, types_of,
+                                       types_overlap)
 
 _MAX_DEPTH = 64
 
 
-class Comparer:
+class Comparer(ContentModels):
     """One writer/reader comparison of two self-contained schemas."""
 
     def __init__(self, writer_root: Any, reader_root: Any, policy: str = "strict") -> None:
@@ -34,6 +36,7 @@ class Comparer:
         self.changes: list[Change] = []
         self.visiting: set[tuple[int, int]] = set()
         self.depth = 0
+        self.excluded: dict[tuple, list] = {}  # where -> schemas the writer there never matches (oneOf siblings)
         self._validators: dict[str, Any] = {}
 
     def run(self) -> list[Change]:
@@ -86,7 +89,7 @@ class Comparer:
     # -- the rules ---------------------------------------------------------
 
     def _compare(self, w: Any, r: Any, path: str, where: tuple) -> None:
-        if trivial(r) or w is False or (w == r and json_equal(w, r)):
+        if trivial(r) or w is False or same_schema(w, r):
             return
         if r is False:
             self.add(path, "schema_closed", True, "the reader accepts nothing here", where, w, r)
@@ -94,6 +97,8 @@ class Comparer:
         w = {} if w is True else w
         if not isinstance(w, dict) or not isinstance(r, dict):
             return
+        if any(trivial(s) or same_schema(w, s) for s in self.excluded.get(where, [])):
+            return  # a oneOf branch whose messages would also match a sibling: it sends nothing
         if "allOf" in w:
             w = flatten_all_of(w, self.wroot)
             if w is False:
@@ -102,10 +107,13 @@ class Comparer:
         for key in ("anyOf", "oneOf"):
             if isinstance(w.get(key), list):
                 base = {k: v for k, v in w.items() if k != key}
-                for i, branch in enumerate(w[key]):
-                    branch = deref(branch, self.wroot)
-                    self.compare(merge(base, flatten_all_of(branch, self.wroot)), r, pointer(path, key, i),
-                                 where + (("branch", key, i),))
+                branches = [merge(base, flatten_all_of(deref(b, self.wroot), self.wroot)) for b in w[key]]
+                inherited = self.excluded.get(where, [])
+                for i, branch in enumerate(branches):
+                    at = where + (("branch", key, i),)
+                    self.excluded[at] = inherited + (  # a message of a oneOf branch matches none of its siblings
+                        [b for j, b in enumerate(branches) if j != i] if key == "oneOf" else [])
+                    self.compare(branch, r, pointer(path, key, i), at)
                 return
         if isinstance(r.get("allOf"), list):
             for i, branch in enumerate(r["allOf"]):
@@ -135,18 +143,59 @@ class Comparer:
 
     def _reader_union(self, w: dict, r: dict, key: str, path: str, where: tuple) -> None:
         base = {k: v for k, v in r.items() if k != key}
+        branches = [merge(base, deref(branch, self.rroot)) for branch in r[key]]
+        # Branches equal to a oneOf sibling of the writer's are ones its messages never match.
+        siblings = self.excluded.get(where, [])
+        candidates = [i for i, b in enumerate(branches)
+                      if not any(same_schema(flatten_all_of(b, self.rroot), s) for s in siblings)]
+        if not candidates:
+            self.add(pointer(path, key), "combined_type_subschemas_changed", True,
+                     f"no branch of the reader's {key} can accept what the writer sends", where, w, r)
+            return
         best: list[Change] | None = None
-        for i, branch in enumerate(r[key]):
-            trial = self.trial(w, merge(base, deref(branch, self.rroot)), pointer(path, key, i), where)
+        chosen = candidates[0]
+        for i in candidates:
+            trial = self.trial(w, branches[i], pointer(path, key, i), where)
             if best is None or sum(c.breaking for c in trial) < sum(c.breaking for c in best):
-                best = trial
+                best, chosen = trial, i
             if not any(c.breaking for c in trial):
                 break
         best = best or []
         if any(c.breaking for c in best):
             self.add(pointer(path, key), "combined_type_subschemas_changed", True,
                      f"no branch of the reader's {key} accepts everything the writer sends", where, w, r)
+        elif key == "oneOf":
+            # oneOf rejects a message that matches two branches: the others must not overlap the writer.
+            overlapping = [j for j in candidates if j != chosen and not self.disjoint(w, branches[j])]
+            if overlapping:
+                self.add(pointer(path, key, overlapping[0]), "one_of_overlap", True,
+                         f"a message may match branches {chosen} and {overlapping[0]} of the reader's oneOf, "
+                         "which then rejects it", where, w, r)
         self.changes.extend(best)
+
+    def disjoint(self, a: Any, b: Any, depth: int = 0) -> bool:
+        """Provably no message matches both ``a`` (of the writer) and ``b`` (of the reader)."""
+        a, b = deref(a, self.wroot), deref(b, self.rroot)
+        if a is False or b is False:
+            return True
+        if not isinstance(a, dict) or not isinstance(b, dict) or depth > 8:
+            return False
+        ta, tb = types_of(a), types_of(b)
+        if ta is not None and tb is not None and not types_overlap(ta, tb):
+            return True
+        values = finite_values(a)
+        if values is not None:
+            return not any(self.value_ok(v, a, self.wroot) and self.value_ok(v, b, self.rroot) for v in values)
+        values = finite_values(b)
+        if values is not None:
+            return not any(self.value_ok(v, a, self.wroot) and self.value_ok(v, b, self.rroot) for v in values)
+        a_props, b_props = a.get("properties"), b.get("properties")
+        if isinstance(a_props, dict) and isinstance(b_props, dict) and ta == {"object"}:
+            required = set(a.get("required") or []) if isinstance(a.get("required"), list) else set()
+            for name in required & set(a_props) & set(b_props):
+                if self.disjoint(a_props[name], b_props[name], depth + 1):
+                    return True  # a always has the property, b only allows values a never sends
+        return False
 
     def _not(self, w: dict, r: dict, path: str, where: tuple) -> None:
         excluded = deref(r["not"], self.rroot)
@@ -159,7 +208,7 @@ class Comparer:
                          "the reader excludes values the writer may send", where, w, r)
             return
         wt, nt = types_of(w), types_of(excluded)
-        if wt is not None and nt is not None and not any(accepts_type(nt, t) for t in wt):
+        if wt is not None and nt is not None and not types_overlap(wt, nt):
             return  # the excluded values are of a type the writer never sends
         self.add(pointer(path, "not"), "not_type_added", True,
                  "the reader excludes values (not) that the writer may send", where, w, r)
@@ -286,165 +335,6 @@ class Comparer:
             word = "increased" if upper else "decreased"
             self.add(pointer(path, keyword), f"{kw}_{word}", False, f"{keyword} relaxed to {rv}", where)
 
-    # -- arrays ------------------------------------------------------------
-
-    def _arrays(self, w: dict, r: dict, path: str, where: tuple) -> None:
-        self._limit(w, r, "maxItems", True, path, where)
-        self._limit(w, r, "minItems", False, path, where)
-        if r.get("uniqueItems") is True and w.get("uniqueItems") is not True:
-            self.add(pointer(path, "uniqueItems"), "unique_items_added", True,
-                     "the reader requires unique items; the writer may repeat one", where, w, r)
-        elif w.get("uniqueItems") is True and r.get("uniqueItems") is not True:
-            self.add(pointer(path, "uniqueItems"), "unique_items_removed", False,
-                     "the reader no longer requires unique items", where)
-        if "contains" in r and not trivial(r["contains"]) and "contains" not in w:
-            self.add(pointer(path, "contains"), "contains_added", True,
-                     "the reader requires an item matching 'contains'", where, w, r)
-        wp, wrest, wkey, wrest_key = _tuple_form(w)
-        rp, rrest, rkey, rrest_key = _tuple_form(r)
-        most = _number(w.get("maxItems"))
-        for i in range(max(len(wp), len(rp))):
-            if most is not None and i >= most:
-                break
-            at = where + (("item", i),)
-            if i < len(wp) and i < len(rp):
-                self.compare(wp[i], rp[i], pointer(path, rkey, i), at)
-            elif i < len(rp):  # the reader constrains an item the writer leaves to its rest
-                self._covered(wrest, rp[i], pointer(path, rkey, i), at, "item_added", writer_side=True)
-            else:  # the writer's tuple item falls to the reader's rest
-                self._covered(wp[i], rrest, pointer(path, rrest_key, ), at, "item_removed", writer_side=False)
-        if deref(wrest, self.wroot) is False:
-            return
-        at = where + (("item", max(len(wp), len(rp))),)
-        if deref(rrest, self.rroot) is False:
-            self.add(pointer(path, rrest_key), "additional_items_removed", True,
-                     f"the reader accepts no items past position {len(rp)}", at, wrest, False)
-            return
-        self.compare(wrest, rrest, pointer(path, rrest_key), at)
-
-    def _covered(self, w: Any, r: Any, path: str, where: tuple, kind: str, *, writer_side: bool) -> None:
-        """An item or property one side declares and the other leaves to its open/partial/closed model."""
-        w, r = deref(w, self.wroot), deref(r, self.rroot)
-        if w is False or trivial(r):
-            model = "closed" if w is False else "open"
-            self.add(path, f"{kind}_to_{model}_content_model" if kind.endswith("added") else
-                     f"{kind}_from_{model}_content_model", False, f"{_thing(kind)} changes nothing here", where)
-            return
-        if writer_side and trivial(w):  # the reader constrains what an open writer may send
-            self.add(path, f"{kind}_to_open_content_model", not self.lenient,
-                     f"{_thing(kind)}: the writer's open content model may send anything here"
-                     + (" (allowed by the lenient policy)" if self.lenient else ""), where, w, r)
-            return
-        if r is False:
-            self.add(path, f"{kind}_from_closed_content_model", True,
-                     f"{_thing(kind)}: the reader's closed content model rejects what the writer sends", where, w, r)
-            return
-        inner = self.trial(w, r, path, where)
-        broken = any(c.breaking for c in inner)
-        state = "not_covered_by" if broken else "is_covered_by"
-        self.add(path, f"{kind}_{state}_partially_open_content_model", broken,
-                 f"{_thing(kind)}: {'not ' if broken else ''}covered by the other side's partially open model",
-                 where, w, r)
-        self.changes.extend(inner)
-
-    # -- objects -----------------------------------------------------------
-
-    def _objects(self, w: dict, r: dict, path: str, where: tuple) -> None:
-        import re
-
-        self._limit(w, r, "maxProperties", True, path, where)
-        self._limit(w, r, "minProperties", False, path, where)
-        wprops = w.get("properties") if isinstance(w.get("properties"), dict) else {}
-        rprops = r.get("properties") if isinstance(r.get("properties"), dict) else {}
-        wpat = w.get("patternProperties") if isinstance(w.get("patternProperties"), dict) else {}
-        rpat = r.get("patternProperties") if isinstance(r.get("patternProperties"), dict) else {}
-        wadd, radd = w.get("additionalProperties", True), r.get("additionalProperties", True)
-
-        def cover(name: str, patterns: dict, additional: Any, root: Any) -> Any:
-            matched = []
-            for pattern, schema in patterns.items():
-                try:
-                    if re.search(pattern, name):
-                        matched.append(deref(schema, root))
-                except re.error:
-                    continue
-            if not matched:
-                return deref(additional, root)
-            result: Any = True
-            for schema in matched:
-                result = merge(result, schema)
-            return result
-
-        for name in [*wprops, *(n for n in rprops if n not in wprops)]:
-            at = where + (("prop", name),)
-            ppath = pointer(path, "properties", name)
-            if name in wprops and name in rprops:
-                self.compare(wprops[name], rprops[name], ppath, at)
-            elif name in rprops:
-                self._covered(cover(name, wpat, wadd, self.wroot), rprops[name], ppath, at, "property_added",
-                              writer_side=True)
-            else:
-                self._covered(wprops[name], cover(name, rpat, radd, self.rroot), ppath, at, "property_removed",
-                              writer_side=False)
-
-        wreq = set(w.get("required") or []) if isinstance(w.get("required"), list) else set()
-        rreq = r.get("required") if isinstance(r.get("required"), list) else []
-        for name in rreq:
-            if name in wreq or not isinstance(name, str):
-                continue
-            undeclared = "" if name in rprops else (
-                " (the reader does not even declare it; Confluent calls this compatible, but a message "
-                "without it is rejected)")
-            self.add(pointer(path, "required"), "required_property_added", True,
-                     f"the reader requires {name!r}, which the writer may leave out{undeclared}",
-                     where + (("omit", name),), w, r)
-        for name in sorted(wreq - set(rreq)):
-            self.add(pointer(path, "required"), "required_property_removed", False,
-                     f"the reader no longer requires {name!r}", where)
-
-        for pattern in rpat:
-            at = where + (("pattern", pattern),)
-            ppath = pointer(path, "patternProperties", pattern)
-            if pattern in wpat:
-                self.compare(wpat[pattern], rpat[pattern], ppath, at)
-            else:
-                self._covered(wadd, rpat[pattern], ppath, at, "property_added", writer_side=True)
-        for pattern in wpat:
-            if pattern not in rpat:
-                self._covered(wpat[pattern], radd, pointer(path, "patternProperties", pattern),
-                              where + (("pattern", pattern),), "property_removed", writer_side=False)
-
-        at = where + (("extra",),)
-        apath = pointer(path, "additionalProperties")
-        wa, ra = deref(wadd, self.wroot), deref(radd, self.rroot)
-        if wa is False or trivial(ra):
-            if not trivial(wa) and trivial(ra) and "additionalProperties" in w:
-                self.add(apath, "additional_properties_extended", False, "the reader accepts more extra properties",
-                         where)
-            return
-        if ra is False:
-            self.add(apath, "additional_properties_narrowed", True,
-                     "the reader refuses properties it does not declare (additionalProperties: false); "
-                     "the writer may send them", at, wa, ra)
-            return
-        if trivial(wa):
-            self.add(apath, "additional_properties_narrowed", not self.lenient,
-                     "the reader constrains extra properties that the writer's open content model may send"
-                     + (" (allowed by the lenient policy)" if self.lenient else ""), at, wa, ra)
-            return
-        self.compare(wa, ra, apath, at)
-
-
-def _tuple_form(node: dict) -> tuple[list, Any, str, str]:
-    """(prefix items, the schema of the rest, prefix keyword, rest keyword) for draft-07 and 2020-12."""
-    if isinstance(node.get("prefixItems"), list):
-        return node["prefixItems"], node.get("items", True), "prefixItems", "items"
-    if isinstance(node.get("items"), list):
-        return node["items"], node.get("additionalItems", True), "items", "additionalItems"
-    # additionalItems without the tuple form of items constrains nothing (Confluent reads it anyway).
-    return [], node.get("items", True), "items", "items"
-
-
 def _bound(node: dict, names: tuple[str, str]) -> tuple[float, bool] | None:
     """The tighter of ``maximum``/``exclusiveMaximum`` (or the minimum pair) as (value, exclusive)."""
     inclusive, exclusive = node.get(names[0]), node.get(names[1])
@@ -467,12 +357,6 @@ def _snake(keyword: str) -> str:
     import re
 
     return re.sub(r"(?<!^)(?=[A-Z])", "_", keyword).lower()
-
-
-def _thing(kind: str) -> str:
-    return {"property_added": "a property the reader declares", "property_removed": "a property only the writer declares",
-            "item_added": "a tuple item the reader declares", "item_removed": "a tuple item only the writer declares"
-            }.get(kind, kind)
 
 
 def _types_text(types: set[str]) -> str:

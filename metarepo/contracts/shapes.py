@@ -45,6 +45,17 @@ def json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def same_schema(a: Any, b: Any) -> bool:
+    """The same constraints (annotations such as ``description`` aside)."""
+    if isinstance(a, dict):
+        a = {k: v for k, v in a.items() if k not in ANNOTATIONS}
+    if isinstance(b, dict):
+        b = {k: v for k, v in b.items() if k not in ANNOTATIONS}
+    if a == {} or a is True:
+        return b == {} or b is True
+    return json_equal(a, b)
+
+
 def types_of(node: Any) -> set[str] | None:
     """The JSON types a node allows, or None for any (``type``, else inferred from enum/const)."""
     if not isinstance(node, dict):
@@ -63,6 +74,11 @@ def types_of(node: Any) -> set[str] | None:
 
 def accepts_type(reader_types: set[str], writer_type: str) -> bool:
     return writer_type in reader_types or (writer_type == "integer" and "number" in reader_types)
+
+
+def types_overlap(a: set[str], b: set[str]) -> bool:
+    """Can one value have a type in ``a`` and in ``b``? (integers are numbers)"""
+    return any(t in b or (t == "integer" and "number" in b) or (t == "number" and "integer" in b) for t in a)
 
 
 def trivial(node: Any) -> bool:

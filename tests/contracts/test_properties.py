@@ -81,3 +81,20 @@ def test_a_schema_is_compatible_with_itself(document):
         twin["description"] = "the same schema, written differently at the top"
     changes = Comparer(bundled, twin).run()
     assert not [c for c in changes if c.breaking], [c.as_json() for c in changes]
+
+
+@PROPERTY
+@given(SCHEMAS, SCHEMAS)
+def test_compatible_means_the_reader_accepts_what_the_writer_sends(writer, reader):
+    """Soundness, as far as generated messages reach: no writer-valid message is rejected after 'compatible'."""
+    from metarepo.contracts.compare import compare_schemas
+    from metarepo.contracts.examples import _Generator, validator
+
+    assume(valid_schema(writer) and valid_schema(reader))
+    w, r = schema(writer), schema(reader)
+    if not compare_schemas(w, r).compatible:
+        return
+    writer_ok, reader_ok = validator(w.document), validator(r.document)
+    for message in _Generator(w.document).values(w.document, hint=r.document)[:200]:
+        if writer_ok(message):
+            assert reader_ok(message), message
