@@ -45,6 +45,10 @@ def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | 
     for note in notes:
         click.echo(f"note: {note}", err=True)
     if output is not None:
+        if not output.parent.resolve().is_dir():
+            from metarepo.errors import UsageError
+
+            raise UsageError(f"-o {output}: the folder {output.parent} does not exist")
         write_atomic(output, text if text.endswith("\n") else text + "\n")
         click.echo(f"wrote {output}", err=True)
     else:

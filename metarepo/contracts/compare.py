@@ -86,9 +86,13 @@ def load_schema_file(file: Path) -> Schema:
         raise UsageError(f"{file}: no such file") from None
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise UsageError(f"{file}: cannot read it ({exc.__class__.__name__})") from None
-    source = WorkTree(file.resolve().parent, str(file.parent))
-    reader = _Reader(source, file.name, text)
+    # Relative $refs may reach anywhere under the current folder (or the file's own folder).
+    here, absolute = Path.cwd().resolve(), file.resolve()
+    root = here if absolute.is_relative_to(here) else absolute.parent
+    name = absolute.relative_to(root).as_posix()
+    source = WorkTree(root, str(root))
+    reader = _Reader(source, name, text)
     document = parse_document(text, str(file) if file.suffix != ".avsc" else f"{file}.json")
-    reader.docs[file.name] = document
+    reader.docs[name] = document
     fmt = AVRO if file.suffix == ".avsc" else "json"
-    return _make(document, fmt, reader, file.name, "", str(file), DRAFT_2020)
+    return _make(document, fmt, reader, name, "", str(file), DRAFT_2020)

@@ -231,3 +231,29 @@ def test_commands_do_not_import_heavy_libraries_at_start():
             "print(sorted(m for m in ('networkx', 'jsonschema', 'avro', 'yaml') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_compare_resolves_relative_refs_between_files(meta, tmp_path):
+    (tmp_path / "common").mkdir()
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "common/money.json").write_text(json.dumps({"type": "number", "minimum": 0}))
+    (tmp_path / "v1.json").write_text(json.dumps({"type": "object", "properties": {"total": {"type": "number"}}}))
+    (tmp_path / "v2/order.json").write_text(json.dumps(
+        {"type": "object", "properties": {"total": {"$ref": "../common/money.json"}}}))
+    proc = meta("contracts", "compare", "v1.json", "v2/order.json", "--role", "consumer", "--json", cwd=tmp_path)
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1 and doc["changes"][0]["kind"] == "minimum_added"
+    assert doc["example"]["total"] < 0
+    (tmp_path / "v2/dangling.json").write_text(json.dumps({"$ref": "../common/nope.json"}))
+    proc = meta("contracts", "compare", "v1.json", "v2/dangling.json", "--role", "consumer", cwd=tmp_path)
+    assert proc.returncode == 2 and "unresolvable $ref '../common/nope.json'" in proc.stderr
+
+
+def test_graph_output_errors_and_json_affected(meta, workspace):
+    proc = meta("graph", "--format", "html", "-o", "no/such/folder/g.html", cwd=workspace)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    doc = json.loads(meta("graph", "--format", "json", "--affected-by", "billing", cwd=workspace).stdout)
+    assert doc["service"] == "services/billing"
+    assert set(doc["affected"]) == {"services/orders", "services/shipping", "services/notifications",
+                                    "services/gateway", "services/billing"} - {"services/billing"}
+    assert meta("graph", "--affected-by", "nope", cwd=workspace).returncode == 2
