@@ -78,8 +78,12 @@ def check(ctx: click.Context, against: str | None, policy: str, as_json: bool, *
     """Every (producer, consumer) pair of every message in the fleet, as a matrix."""
     from metarepo.contracts.fleet import check_fleet
 
+    from metarepo.cli.render import ProgressReporter
+
     manifest, projects = select(ctx, kwargs)
-    result = check_fleet(manifest, projects, against=against, policy=policy, jobs=jobs_from(kwargs))
+    reporter = ProgressReporter("contracts") if not as_json else None
+    result = check_fleet(manifest, projects, against=against, policy=policy, jobs=jobs_from(kwargs),
+                         **({"reporter": reporter} if reporter else {}))
     if as_json:
         emit_json({"ok": result.ok, "pairs": [p.as_json() for p in result.pairs],
                    "unpublished": [{"message": m, "consumer": c} for m, c in result.unpublished],

@@ -55,12 +55,24 @@ def load_fleet(projects: Sequence[Project], *, ref: str | None = None, jobs: int
             present.append(project)
         else:
             notes.append(f"{project.name}: not cloned, left out (run `meta update`)")
-    if ref is None:
-        return {p.name: project_contract(p) for p in present}, notes
-    from concurrent.futures import ThreadPoolExecutor
+    reporter.start(len(present), "contracts" if ref is None else f"contracts at {ref}")
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # git processes: threads overlap them
-        loaded = list(pool.map(lambda p: project_contract(p, ref), present))
+    def load(project: Project) -> Contract:
+        reporter.item_started(project.name)
+        contract = project_contract(project, ref)
+        reporter.item_done(project.name, True)
+        return contract
+
+    try:
+        if ref is None:
+            loaded = [load(p) for p in present]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # git processes: threads overlap them
+                loaded = list(pool.map(load, present))
+    finally:
+        reporter.finish()
     return {c.service: c for c in loaded}, notes
 
 
@@ -114,6 +126,6 @@ def check_fleet(manifest: Manifest, projects: Iterable[Project], *, against: str
     contracts, notes = load_fleet(projects, jobs=jobs, reporter=reporter)
     old = None
     if against is not None:
-        old, _ = load_fleet([p for p in projects if p.name in contracts], ref=against, jobs=jobs)
+        old, _ = load_fleet([p for p in projects if p.name in contracts], ref=against, jobs=jobs, reporter=reporter)
     result = pair_matrix(contracts, policy=policy, old=old, old_label=against or "")
     return CheckResult(result.pairs, result.unpublished, result.unconsumed, tuple(notes))
