@@ -25,7 +25,7 @@ def test_reader_field_without_default_breaks_with_default_does_not():
     result = compare_schemas(avro(WRITER), avro(reader))
     assert not result.compatible
     assert result.changes[0].kind == "reader_field_missing_default_value" and result.changes[0].breaking
-    assert result.as_json()["example"] is None  # no Avro example is made up
+    assert result.example == {"id": "a", "amount": 0.5}  # encoded by the writer, refused by the reader
     reader["fields"][-1]["default"] = "EUR"
     assert compare_schemas(avro(WRITER), avro(reader)).compatible
 
@@ -53,3 +53,10 @@ def test_compare_command_reads_avsc_files(meta, tmp_path):
     (tmp_path / "bad.avsc").write_text('{"type": "record"}')
     proc = meta("contracts", "compare", str(old), str(tmp_path / "bad.avsc"), "--role", "producer")
     assert proc.returncode == 2 and "not a valid Avro schema" in proc.stderr
+
+
+def test_enum_symbol_dropped_shows_the_symbol():
+    writer = {"type": "enum", "name": "Colour", "symbols": ["RED", "GREEN", "BLUE"]}
+    reader = {"type": "enum", "name": "Colour", "symbols": ["RED", "GREEN"]}
+    result = compare_schemas(avro(writer), avro(reader))
+    assert not result.compatible and result.example == "BLUE"
