@@ -168,6 +168,9 @@ def test_plan_orders_a_producer_before_the_consumer_that_needs_its_new_field(met
 
     manifest = load_manifest(workspace)
     assert deploy_order(manifest, ["orders", "shipping"], "staging") == ["services/shipping", "services/orders"]
+    # A service with no contracts keeps its manifest order.
+    (workspace / "services/gateway/contracts.yaml").unlink()
+    assert deploy_order(manifest, ["gateway", "billing"], "staging") == ["services/billing", "services/gateway"]
 
 
 def test_plan_names_the_blocking_pair_and_how_to_split_the_change(meta, workspace):
