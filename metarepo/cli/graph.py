@@ -40,8 +40,8 @@ def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | 
     elif fmt == "json":
         text = json.dumps(forms.to_json(built), indent=2, ensure_ascii=False)
     else:
-        text = {"text": forms.to_text, "dot": forms.to_dot, "mermaid": forms.to_mermaid,
-                "html": forms.to_html}[fmt](built)
+        text = forms.to_html(built, pairs) if fmt == "html" else {
+            "text": forms.to_text, "dot": forms.to_dot, "mermaid": forms.to_mermaid}[fmt](built)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     if output is not None:

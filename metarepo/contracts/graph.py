@@ -125,7 +125,7 @@ def to_mermaid(graph: Any) -> str:
     return "\n".join(lines)
 
 
-def to_html(graph: Any, title: str = "Message contracts") -> str:
+def to_html(graph: Any, pairs: Iterable[Pair] = (), title: str = "Message contracts") -> str:
     """One self-contained page: producers left, messages centre, consumers right; breaking edges red."""
     services = _services(graph)
     messages = _messages(graph)
@@ -170,5 +170,20 @@ def to_html(graph: Any, title: str = "Message contracts") -> str:
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto">
 <path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>
 {chr(10).join(parts)}
-</svg></body></html>
+</svg>{_breaking_list(pairs)}</body></html>
 """
+
+
+def _breaking_list(pairs: Iterable[Pair]) -> str:
+    items = []
+    for pair in pairs:
+        if pair.compatible:
+            continue
+        changes = "".join(f"<li><code>{escape(c.path)}</code> {escape(c.kind)}: {escape(c.message)}</li>"
+                          for c in pair.verdict.breaking)
+        example = (f"<p>A message {escape(pair.producer)} may send and {escape(pair.consumer)} rejects:</p>"
+                   f"<pre>{escape(json.dumps(pair.verdict.example, indent=2, default=str))}</pre>"
+                   if pair.verdict.has_example else "")
+        items.append(f"<li><b>{escape(pair.message)}</b>: {escape(pair.producer)} &rarr; "
+                     f"{escape(pair.consumer)}<ul>{changes}</ul>{example}</li>")
+    return f"<h2>Breaking pairs</h2><ul>{''.join(items)}</ul>" if items else ""

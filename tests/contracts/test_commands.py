@@ -99,6 +99,7 @@ def test_graph_in_every_format(meta, workspace, tmp_path):
     assert proc.returncode == 0 and proc.stdout == ""
     html = out.read_text()
     assert "<svg" in html and "#d11" in html and "order.created" in html
+    assert "Breaking pairs" in html and "customerEmail" in html and "ord-0" in html
     assert "<script" not in html and "src=" not in html and "<link" not in html and "@import" not in html
     affected = meta("graph", "--affected-by", "shipping", cwd=workspace).stdout.split()
     assert affected == ["services/gateway", "services/notifications", "services/orders", "services/billing"] or \
