@@ -26,6 +26,8 @@ demo: $(BIN)/meta
 	cd $(DEMO)/workspace && ../../../$(BIN)/meta exec "git log --oneline -1"
 	cd $(DEMO)/workspace && env -u MAKEFLAGS -u MAKELEVEL ../../../$(BIN)/meta exec --tag core -- make test
 	cd $(DEMO)/workspace && ../../../$(BIN)/meta project list
+	-cd $(DEMO)/workspace && ../../../$(BIN)/meta contracts check  # the fleet ships one breaking pair: exit 1 is expected
+	cd $(DEMO)/workspace && ../../../$(BIN)/meta graph --format html -o graph.html && ../../../$(BIN)/meta graph
 
 test: system-deps $(BIN)/meta
 	$(BIN)/python -m pytest

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Benchmark: `meta contracts check` on a generated fleet, against merely parsing its contract files.
+
+    python bench/bench_contracts.py [--services 1000] [--messages 3000] [--keep DIR]
+
+Generates (in a temp dir) a meta repo with SERVICES service folders that
+speak contracts.yaml, AsyncAPI 3 and AsyncAPI 2.6, MESSAGES messages and
+about 10,000 (producer, consumer) pairs, a few of them breaking. Then it
+times, each as a fresh process, (1) the baseline: read and parse every
+contract file with the same YAML/JSON parser and nothing else, and (2)
+`meta contracts check --json`. It prints both times and the ratio; the goal
+is a ratio within 3x. Identical schema pairs are compared once (the check
+caches verdicts by content hash), which is what keeps the ratio down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+TYPES = [{"type": "string"}, {"type": "integer", "minimum": 0}, {"type": "number"}, {"type": "boolean"},
+         {"type": "string", "maxLength": 64}, {"type": "array", "items": {"type": "string"}},
+         {"enum": ["a", "b", "c"]}, {"type": "object", "properties": {"x": {"type": "integer"}}}]
+
+
+def message_schema(rng: random.Random, index: int) -> dict:
+    names = [f"f{index % 97}_{i}" for i in range(rng.randint(4, 9))]
+    props = {name: dict(rng.choice(TYPES)) for name in names}
+    return {"type": "object", "properties": props, "required": names[:2]}
+
+
+def consumer_view(rng: random.Random, schema: dict, variant: int, breaking: bool) -> dict:
+    """What a consumer declares: the producer's schema itself, or a subset of it (both compatible)."""
+    if breaking:  # requires a field the producer never promises
+        return {**schema, "required": [*schema["required"], "never_sent"]}
+    if variant == 0:
+        return schema
+    keep = list(schema["properties"])[: 2 + variant]
+    return {"type": "object", "properties": {k: schema["properties"][k] for k in keep},
+            "required": schema["required"][:1]}
+
+
+def generate(root: Path, services: int, messages: int, seed: int = 7) -> tuple[int, int]:
+    rng = random.Random(seed)
+    names = [f"svc{i:04d}" for i in range(services)]
+    publishes: dict[str, dict] = {n: {} for n in names}
+    consumes: dict[str, dict] = {n: {} for n in names}
+    pairs = breaking = 0
+    for m in range(messages):
+        message = f"topic.m{m:05d}"
+        schema = message_schema(rng, m)
+        producer = names[m % services]
+        publishes[producer][message] = schema
+        count = 3 + (1 if rng.random() < 0.35 else 0)
+        for consumer in rng.sample([n for n in names if n != producer], count):
+            bad = rng.random() < 0.003
+            consumes[consumer][message] = consumer_view(rng, schema, rng.randint(0, 2), bad)
+            pairs += 1
+            breaking += bad
+    projects = {}
+    for i, name in enumerate(names):
+        folder = root / "services" / name
+        folder.mkdir(parents=True)
+        projects[f"services/{name}"] = f"https://git.example.invalid/{name}.git"
+        style = i % 5
+        if style < 3:
+            doc = {"publishes": {k: {"schema": v} for k, v in publishes[name].items()},
+                   "consumes": {k: {"schema": v} for k, v in consumes[name].items()}}
+            (folder / "contracts.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        elif style == 3:
+            channels, operations = {}, {}
+            for role, table in (("send", publishes[name]), ("receive", consumes[name])):
+                for j, (message, schema) in enumerate(table.items()):
+                    cid = f"{role}{j}"
+                    channels[cid] = {"address": message, "messages": {"m": {"payload": schema}}}
+                    operations[f"op_{cid}"] = {"action": role, "channel": {"$ref": f"#/channels/{cid}"}}
+            doc = {"asyncapi": "3.0.0", "info": {"title": name, "version": "1"}, "channels": channels,
+                   "operations": operations}
+            (folder / "asyncapi.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        else:
+            channels = {}
+            for message, schema in publishes[name].items():
+                channels.setdefault(message, {})["subscribe"] = {"message": {"payload": schema}}
+            for message, schema in consumes[name].items():
+                channels.setdefault(message, {})["publish"] = {"message": {"payload": schema}}
+            doc = {"asyncapi": "2.6.0", "info": {"title": name, "version": "1"}, "channels": channels}
+            (folder / "asyncapi.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    (root / ".meta").write_text(json.dumps({"projects": projects}, indent=2) + "\n")
+    return pairs, breaking
+
+
+BASELINE = """
+import sys, yaml
+from pathlib import Path
+loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+count = 0
+for file in sorted(Path(sys.argv[1]).glob("services/*/*.yaml")):
+    yaml.load(file.read_text(encoding="utf-8"), Loader=loader)
+    count += 1
+print(count)
+"""
+
+
+def timed(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    return time.perf_counter() - start, proc
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--runs", type=int, default=3, help="best of N runs for each side")
+    parser.add_argument("--keep", type=Path, help="generate the fleet here and keep it")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-contracts-") as tmp:
+        root = args.keep or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        pairs, breaking = generate(root, args.services, args.messages)
+        print(f"fleet: {args.services} services, {args.messages} messages, {pairs} pairs ({breaking} breaking)")
+        base_times, check_times = [], []
+        for _ in range(args.runs):
+            seconds, proc = timed([sys.executable, "-c", BASELINE, str(root)], root)
+            assert proc.returncode == 0, proc.stderr
+            base_times.append(seconds)
+            seconds, proc = timed([sys.executable, "-m", "metarepo", "contracts", "check", "--json"], root)
+            if proc.returncode not in (0, 1):
+                sys.exit(f"meta contracts check failed: {proc.stderr.strip()}")
+            doc = json.loads(proc.stdout)
+            check_times.append(seconds)
+        found = sum(1 for p in doc["pairs"] if not p["compatible"])
+        base, check = min(base_times), min(check_times)
+        print(f"parse only (baseline): {base:.2f}s   meta contracts check: {check:.2f}s   "
+              f"pairs checked: {len(doc['pairs'])}, breaking found: {found}")
+        print(f"ratio: {check / base:.2f}x (goal: within 3x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""``meta graph``: who publishes and who consumes each message, as text, JSON, DOT, Mermaid or HTML."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from metarepo.cli.common import select, selection_options
+
+
+@click.command()
+@selection_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "mermaid", "html"]), default="text",
+              show_default=True, help="html is one self-contained page with an SVG picture.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout.")
+@click.option("--affected-by", metavar="SERVICE", help="Only the services a change to SERVICE can reach downstream.")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="Run the compatibility check and mark breaking edges (red in dot, mermaid and html).")
+@click.pass_context
+def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | None, check: bool, **kwargs) -> int:
+    """The message-contract graph of the fleet: services, messages, and breaking edges."""
+    from metarepo.contracts import graph as forms
+    from metarepo.contracts.fleet import load_fleet, pair_matrix
+    from metarepo.manifest import write_atomic
+
+    manifest, projects = select(ctx, kwargs)
+    kwargs.pop("jobs", None)
+    contracts, notes = load_fleet(projects)
+    pairs = pair_matrix(contracts).pairs if check else ()
+    built = forms.build_graph(contracts, pairs)
+    if affected_by is not None:
+        start = manifest.project(affected_by).name
+        reached = forms.affected_by(built, start)
+        if fmt == "json":
+            text = json.dumps({"service": start, "affected": reached}, indent=2)
+        else:
+            text = "\n".join(reached) if reached else f"nothing downstream of {start}"
+    elif fmt == "json":
+        text = json.dumps(forms.to_json(built), indent=2, ensure_ascii=False)
+    else:
+        text = forms.to_html(built, pairs) if fmt == "html" else {
+            "text": forms.to_text, "dot": forms.to_dot, "mermaid": forms.to_mermaid}[fmt](built)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    if output is not None:
+        if not output.parent.resolve().is_dir():
+            from metarepo.errors import UsageError
+
+            raise UsageError(f"-o {output}: the folder {output.parent} does not exist")
+        write_atomic(output, text if text.endswith("\n") else text + "\n")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)
+    return 0

@@ -1,0 +1,159 @@
+"""``$ref`` resolution: one self-contained schema out of pointers and relative files.
+
+Every ``$ref`` (``#/...``, ``#/components/schemas/...``, ``other.json``,
+``other.yaml#/definitions/x``) is replaced by what it points to. A reference
+back into a schema that is still being resolved (a recursive schema) becomes
+``{"$ref": "#/$defs/__refN"}`` with the target stored once under ``$defs``,
+so resolution never loops and the result is still a valid schema that
+``jsonschema`` can validate messages against. Remote references (``http:``)
+are refused: contracts are checked offline.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, Callable
+from urllib.parse import unquote
+
+from metarepo.errors import ManifestError
+
+# Keywords whose values are data, not schemas: never look for $ref inside them.
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "example", "x-examples"})
+_DEFINITIONS = ("$defs", "definitions")
+_NAME_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas", "dependencies"})
+_ROOT_ONLY = frozenset({"$defs", "definitions", "$schema", "$id", "title", "description", "$comment"})
+
+
+def _unescape(part: str) -> str:
+    return unquote(part).replace("~1", "/").replace("~0", "~")
+
+
+class Bundler:
+    """Resolve references starting in one document; ``load(relpath)`` reads other documents."""
+
+    def __init__(self, file: str, document: Any, load: Callable[[str], Any], label: Callable[[str], str]) -> None:
+        self.docs: dict[str, Any] = {file: document}
+        self.load = load
+        self.label = label
+        self.defs: dict[str, Any] = {}
+        self.names: dict[tuple[str, str], str] = {}
+        self.done: dict[tuple[str, str], Any] = {}
+        self.stack: list[tuple[str, str]] = []
+
+    def bundle(self, node: Any, file: str, pointer: str) -> Any:
+        """``node`` (found at ``pointer`` in ``file``) with every reference resolved."""
+        ident = (file, pointer)
+        self.stack.append(ident)
+        try:
+            result = self._walk(node, file)
+        except RecursionError:
+            raise ManifestError("schema nested too deeply to compare", file=self.label(file)) from None
+        self.stack.pop()
+        if ident in self.names:
+            self.defs[self.names[ident]] = result
+            result = {"$ref": f"#/$defs/{self.names[ident]}"}
+        if self.defs:
+            result = dict(result) if isinstance(result, dict) else {"allOf": [result]}
+            result["$defs"] = {**self.defs}
+        return result
+
+    def _walk(self, node: Any, file: str, names: bool = False) -> Any:
+        if isinstance(node, list):
+            return [self._walk(item, file) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if names:  # a map of names to schemas (properties, patternProperties, ...)
+            return {key: self._walk(value, file) for key, value in node.items()}
+        ref = node.get("$ref")
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("$ref", "$id") or key in _DEFINITIONS or (key == "id" and isinstance(value, str)):
+                continue
+            if key in _DATA_KEYWORDS:
+                out[key] = value
+            else:
+                out[key] = self._walk(value, file, names=key in _NAME_MAPS and isinstance(value, dict))
+        if not isinstance(ref, str):
+            if ref is not None:
+                out["$ref"] = ref  # not a reference; let the metaschema check complain
+            return out
+        target = self._inline(ref, file)
+        annotations = {"title", "description", "$comment", "$schema", "deprecated", "readOnly", "writeOnly"}
+        if not set(out) - annotations:
+            return target
+        return {**out, "allOf": [*out.get("allOf", []), target]}
+
+    def _inline(self, ref: str, file: str) -> Any:
+        ident = self._locate(ref, file)
+        if ident in self.stack:
+            name = self.names.setdefault(ident, f"__ref{len(self.names) + 1}")
+            return {"$ref": f"#/$defs/{name}"}
+        if ident in self.done:
+            return self.done[ident]
+        target = self._resolve(ident, ref, file)
+        self.stack.append(ident)
+        result = self._walk(target, ident[0])
+        self.stack.pop()
+        if ident in self.names:
+            self.defs[self.names[ident]] = result
+            result = {"$ref": f"#/$defs/{self.names[ident]}"}
+        self.done[ident] = result
+        return result
+
+    def _locate(self, ref: str, file: str) -> tuple[str, str]:
+        where, _, fragment = ref.partition("#")
+        if "://" in where or where.startswith("//") or ":" in where.split("/", 1)[0]:
+            raise ManifestError(f"unresolvable $ref {ref!r}: remote references are not fetched",
+                                file=self.label(file))
+        if fragment and not fragment.startswith("/"):
+            raise ManifestError(f"unresolvable $ref {ref!r}: only JSON pointers are supported, not anchors",
+                                file=self.label(file))
+        target = file
+        if where:
+            joined = posixpath.normpath(posixpath.join(posixpath.dirname(file), unquote(where)))
+            if joined.startswith("../") or joined == ".." or joined.startswith("/"):
+                raise ManifestError(f"unresolvable $ref {ref!r}: it points outside the repository",
+                                    file=self.label(file))
+            target = joined
+        return target, fragment
+
+    def _resolve(self, ident: tuple[str, str], ref: str, file: str) -> Any:
+        target_file, pointer = ident
+        if target_file not in self.docs:
+            document = self.load(target_file)
+            if document is None:
+                raise ManifestError(f"unresolvable $ref {ref!r}: no file {target_file}", file=self.label(file))
+            self.docs[target_file] = document
+        node = self.docs[target_file]
+        for part in pointer.split("/")[1:] if pointer else []:
+            part = _unescape(part)
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                raise ManifestError(f"unresolvable $ref {ref!r}: nothing at {pointer!r}", file=self.label(file))
+        return node
+
+
+def deref(node: Any, root: Any, limit: int = 64) -> Any:
+    """Follow a bundled schema's ``#/$defs/...`` pointers (only those remain after bundling)."""
+    seen = 0
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#"):
+        ref = node["$ref"]
+        target: Any = root
+        for part in ref[1:].split("/")[1:]:
+            part = _unescape(part)
+            if isinstance(target, dict) and part in target:
+                target = target[part]
+            elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+                target = target[int(part)]
+            else:
+                return True  # a dangling pointer the metaschema check did not catch: unconstrained
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        meaningful = set(rest) - _ROOT_ONLY
+        node = {**rest, "allOf": [*rest.get("allOf", []), target]} if meaningful else target
+        seen += 1
+        if seen > limit:
+            return True
+    return node

@@ -1,0 +1,173 @@
+"""Contract files to contracts: contracts.yaml, AsyncAPI 2.x and 3.x, $ref, Avro, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from metarepo.contracts.loading import load_contract
+from metarepo.contracts.model import AVRO
+from metarepo.contracts.sources import WorkTree
+from metarepo.errors import ManifestError, NotFoundError
+
+
+def write(root: Path, name: str, text: str) -> None:
+    file = root / name
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(textwrap.dedent(text))
+
+
+def load(root: Path, configured: str | None = None):
+    return load_contract(WorkTree(root, "svc"), "svc", configured)
+
+
+def test_contracts_yaml_inline_and_file_schemas(tmp_path):
+    write(tmp_path, "contracts.yaml", """\
+        publishes:
+          a.created:
+            schema: {type: object, properties: {id: {type: string}}, required: [id]}
+        consumes:
+          b.done:
+            schema: schemas/b.json
+        """)
+    write(tmp_path, "schemas/b.json", json.dumps({"type": "object", "properties": {"n": {"$ref": "defs.yaml#/n"}}}))
+    write(tmp_path, "schemas/defs.yaml", "n: {type: integer, minimum: 1}\n")
+    contract = load(tmp_path)
+    assert contract.publishes["a.created"].document["properties"]["id"] == {"type": "string"}
+    assert contract.consumes["b.done"].document["properties"]["n"] == {"type": "integer", "minimum": 1}
+    assert contract.files == ("contracts.yaml",)
+
+
+def test_configured_contracts_path(tmp_path):
+    write(tmp_path, "docs/c.yaml", "publishes: {x: {schema: true}}\n")
+    assert set(load(tmp_path, "docs/c.yaml").publishes) == {"x"}
+    with pytest.raises(NotFoundError, match="no such contracts file"):
+        load(tmp_path, "docs/missing.yaml")
+    with pytest.raises(ManifestError, match="outside the repository"):
+        load(tmp_path, "../elsewhere.yaml")
+
+
+def test_no_contract_files_is_an_empty_contract(tmp_path):
+    assert load(tmp_path).empty
+
+
+def test_local_refs_and_recursion(tmp_path):
+    write(tmp_path, "contracts.yaml", """\
+        publishes:
+          tree:
+            schema:
+              $defs:
+                node:
+                  type: object
+                  properties:
+                    children: {type: array, items: {$ref: '#/$defs/node'}}
+              $ref: '#/$defs/node'
+        """)
+    document = load(tmp_path).publishes["tree"].document
+    assert document["$ref"].startswith("#/$defs/")
+    from jsonschema import Draft202012Validator
+
+    assert Draft202012Validator(document).is_valid({"children": [{"children": []}]})
+    assert not Draft202012Validator(document).is_valid({"children": [{"children": 3}]})
+
+
+def test_asyncapi_3_send_publishes_receive_consumes(tmp_path):
+    write(tmp_path, "asyncapi.yaml", """\
+        asyncapi: 3.0.0
+        info: {title: s, version: '1'}
+        channels:
+          out: {address: thing.made, messages: {m: {payload: {$ref: '#/components/schemas/Thing'}}}}
+          in: {address: other.done, messages: {m: {payload: {type: string}}}}
+        operations:
+          make: {action: send, channel: {$ref: '#/channels/out'}}
+          hear: {action: receive, channel: {$ref: '#/channels/in'},
+                 messages: [{$ref: '#/channels/in/messages/m'}]}
+        components:
+          schemas:
+            Thing: {type: object, properties: {id: {type: integer}}}
+        """)
+    contract = load(tmp_path)
+    assert contract.publishes["thing.made"].document["properties"] == {"id": {"type": "integer"}}
+    assert contract.consumes["other.done"].document["type"] == "string"
+
+
+def test_asyncapi_2_subscribe_is_sent_publish_is_received(tmp_path):
+    write(tmp_path, "asyncapi.yml", """\
+        asyncapi: 2.6.0
+        info: {title: s, version: '1'}
+        channels:
+          thing.made:
+            subscribe: {message: {payload: {type: object}}}
+          other.done:
+            publish:
+              message:
+                oneOf:
+                  - {payload: {type: string}}
+                  - {$ref: '#/components/messages/N'}
+        components:
+          messages:
+            N: {payload: {type: integer}}
+        """)
+    contract = load(tmp_path)
+    assert set(contract.publishes) == {"thing.made"} and set(contract.consumes) == {"other.done"}
+    assert len(contract.consumes["other.done"].document["anyOf"]) == 2
+
+
+def test_avro_payloads(tmp_path):
+    write(tmp_path, "asyncapi.yaml", """\
+        asyncapi: 2.6.0
+        info: {title: s, version: '1'}
+        channels:
+          paid:
+            subscribe:
+              message:
+                schemaFormat: application/vnd.apache.avro;version=1.9.0
+                payload: {type: record, name: Paid, fields: [{name: id, type: string}]}
+        """)
+    assert load(tmp_path).publishes["paid"].format == AVRO
+
+
+@pytest.mark.parametrize("files,error", [
+    ({"contracts.yaml": "publishes:\n  a: {schema: {type: object}\n"}, r"contracts\.yaml:3:1: invalid YAML"),
+    ({"contracts.yaml": "consumes: {a: {schema: b.json}}\n", "b.json": '{"type": "object",}'},
+     r"b\.json:1:\d+: invalid JSON"),
+    ({"contracts.yaml": "publishes: {a: {schema: {type: objekt}}}\n"},
+     r"not a valid JSON Schema at type: 'objekt' is not valid"),
+    ({"contracts.yaml": "publishes: {a: {schema: {properties: {x: {minLength: -1}}}}}\n"},
+     r"not a valid JSON Schema at properties/x/minLength"),
+    ({"contracts.yaml": "publishes: {a: {schema: {$ref: '#/$defs/nope'}}}\n"}, r"unresolvable \$ref '#/\$defs/nope'"),
+    ({"contracts.yaml": "publishes: {a: {schema: {$ref: 'other.json'}}}\n"}, r"unresolvable \$ref 'other\.json': no file"),
+    ({"contracts.yaml": "publishes: {a: {schema: {$ref: 'https://example.com/s.json'}}}\n"}, r"remote references"),
+    ({"contracts.yaml": "publishes: {a: {schema: {$ref: '../../etc/passwd'}}}\n"}, r"outside the repository"),
+    ({"contracts.yaml": "publishes:\n  a: {schema: {type: string}}\n  a: {schema: {type: integer}}\n"},
+     r"key 'a' appears twice"),
+    ({"contracts.yaml": "publishes: {a: {schema: {type: string}}}\n",
+      "asyncapi.yaml": "asyncapi: 2.6.0\nchannels: {a: {subscribe: {message: {payload: {type: integer}}}}}\n"},
+     r"message 'a' is declared twice with different schemas"),
+    ({"asyncapi.yaml": "asyncapi: 1.2.0\nchannels: {}\n"}, r"unknown AsyncAPI version '1\.2\.0'"),
+    ({"asyncapi.yaml": "asyncapi: 3.0.0\noperations: {o: {action: publish, channel: {}}}\n"},
+     r"'action' must be send or receive"),
+    ({"asyncapi.yaml": "asyncapi: 2.6.0\nchannels: {a: {subscribe: {message: {schemaFormat: application/x-protobuf, "
+                       "payload: {}}}}}\n"}, r"unsupported schemaFormat"),
+    ({"contracts.yaml": "publishes: {a: {format: avro, schema: {type: record, name: X}}}\n"},
+     r"not a valid Avro schema"),
+    ({"contracts.yaml": "publishez: {}\n"}, r"publishez: unknown key"),
+    ({"contracts.yaml": "publishes: {a: {type: object}}\n"}, r"publishes\.a: needs a 'schema'"),
+    ({"contracts.yaml": "- just\n- a list\n"}, r"the top level must be a mapping"),
+])
+def test_bad_input_is_one_clear_error(tmp_path, files, error):
+    for name, text in files.items():
+        write(tmp_path, name, text)
+    with pytest.raises(ManifestError, match=error) as caught:
+        load(tmp_path)
+    assert caught.value.exit_code == 2
+    assert "\n" not in str(caught.value)
+
+
+def test_same_message_twice_with_the_same_schema_is_fine(tmp_path):
+    write(tmp_path, "contracts.yaml", "publishes: {a: {schema: {type: string}}}\n")
+    write(tmp_path, "asyncapi.yaml", "asyncapi: 2.6.0\nchannels: {a: {subscribe: {message: {payload: {type: string}}}}}\n")
+    assert "a" in load(tmp_path).publishes

@@ -1,0 +1,100 @@
+"""Property tests: random schemas never crash the comparer, a schema is compatible with itself,
+and every example shown is accepted by the writer and rejected by the reader."""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from metarepo.contracts.rules import Comparer
+
+from .schemas import schema, verdict
+
+NAMES = st.sampled_from(["a", "b", "c", "id"])
+SMALL = st.integers(min_value=0, max_value=6)
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["a", "b", "xy"]))
+
+leaf = st.one_of(
+    st.just({}), st.just(True), st.just(False),
+    st.builds(lambda t: {"type": t}, st.sampled_from(["string", "integer", "number", "boolean", "null"])),
+    st.builds(lambda t: {"type": t}, st.lists(st.sampled_from(["string", "integer", "null"]), min_size=1,
+                                                unique=True)),
+    st.builds(lambda lo, hi: {"type": "string", "minLength": lo, "maxLength": lo + hi}, SMALL, SMALL),
+    st.builds(lambda p: {"type": "string", "pattern": p}, st.sampled_from(["^a", "b$", "^[0-9]+$", "x"])),
+    st.builds(lambda lo, hi, m: {"type": "number", "minimum": lo, "maximum": lo + hi, "multipleOf": m},
+              st.integers(-5, 5), SMALL, st.sampled_from([1, 2, 0.5, 3])),
+    st.builds(lambda lo: {"type": "integer", "exclusiveMinimum": lo}, st.integers(-5, 5)),
+    st.builds(lambda vs: {"enum": vs}, st.lists(VALUES, min_size=1, max_size=4, unique_by=repr)),
+    st.builds(lambda v: {"const": v}, VALUES),
+)
+
+
+def extend(children):
+    props = st.dictionaries(NAMES, children, max_size=3)
+    return st.one_of(
+        st.builds(lambda p, r, a: {"type": "object", "properties": p, "required": r, "additionalProperties": a},
+                  props, st.lists(NAMES, unique=True, max_size=3), st.one_of(st.just(True), st.just(False), children)),
+        st.builds(lambda p, pp: {"type": "object", "properties": p, "patternProperties": {"^x": pp}}, props, children),
+        st.builds(lambda i, u, lo: {"type": "array", "items": i, "uniqueItems": u, "minItems": lo}, children,
+                  st.booleans(), SMALL),
+        st.builds(lambda pre, rest: {"type": "array", "prefixItems": pre, "items": rest},
+                  st.lists(children, max_size=3), st.one_of(st.just(False), children)),
+        st.builds(lambda bs: {"anyOf": bs}, st.lists(children, min_size=1, max_size=3)),
+        st.builds(lambda bs: {"oneOf": bs}, st.lists(children, min_size=1, max_size=3)),
+        st.builds(lambda bs: {"allOf": bs}, st.lists(children, min_size=1, max_size=3)),
+        st.builds(lambda n: {"not": n}, children),
+    )
+
+
+SCHEMAS = st.recursive(leaf, extend, max_leaves=8)
+PROPERTY = settings(max_examples=int(__import__("os").environ.get("HYPOTHESIS_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def valid_schema(document) -> bool:
+    try:
+        Draft202012Validator.check_schema(document)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@PROPERTY
+@given(SCHEMAS, SCHEMAS, st.sampled_from(["strict", "lenient"]))
+def test_random_schemas_never_crash_and_examples_hold(writer, reader, policy):
+    assume(valid_schema(writer) and valid_schema(reader))
+    result = verdict(writer, reader, policy)  # re-validates any example against both schemas
+    assert isinstance(result.compatible, bool)
+    if not result.compatible:
+        assert any(c.breaking for c in result.changes)
+
+
+@PROPERTY
+@given(SCHEMAS)
+def test_a_schema_is_compatible_with_itself(document):
+    assume(valid_schema(document))
+    bundled = schema(document).document
+    twin = copy.deepcopy(bundled)  # a distinct object, so no shortcut on identity or content hash
+    if isinstance(twin, dict):
+        twin["description"] = "the same schema, written differently at the top"
+    changes = Comparer(bundled, twin).run()
+    assert not [c for c in changes if c.breaking], [c.as_json() for c in changes]
+
+
+@PROPERTY
+@given(SCHEMAS, SCHEMAS)
+def test_compatible_means_the_reader_accepts_what_the_writer_sends(writer, reader):
+    """Soundness, as far as generated messages reach: no writer-valid message is rejected after 'compatible'."""
+    from metarepo.contracts.compare import compare_schemas
+    from metarepo.contracts.examples import _Generator, validator
+
+    assume(valid_schema(writer) and valid_schema(reader))
+    w, r = schema(writer), schema(reader)
+    if not compare_schemas(w, r).compatible:
+        return
+    writer_ok, reader_ok = validator(w.document), validator(r.document)
+    for message in _Generator(w.document).values(w.document, hint=r.document)[:200]:
+        if writer_ok(message):
+            assert reader_ok(message), message
