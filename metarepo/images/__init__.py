@@ -1,0 +1,7 @@
+"""Docker images and their rollout: build, push, and health-gated deploys to Swarm or Kubernetes.
+
+The docker SDK is imported only here, and only inside the functions that
+talk to an engine, so ``meta --help`` never pays for it.
+
+- ``release``: what a rollout deploys (``Release``) and the ``Target`` interface.
+"""
