@@ -46,12 +46,23 @@ def publish(source: Path, remote: Path, message: str = "Initial commit") -> None
         _git("push", "--quiet", str(remote), "master", cwd=work)
 
 
+def static_busybox() -> str | None:
+    """A statically linked busybox (Debian's busybox-static): the only program in the FROM scratch images."""
+    for candidate in ("/bin/busybox", shutil.which("busybox")):
+        if candidate and os.path.isfile(candidate):
+            with open(candidate, "rb") as f:
+                head = f.read(8192)
+            if head[:4] == b"\x7fELF" and b"ld-linux" not in head and b"ld-musl" not in head:
+                return candidate
+    return None
+
+
 def make_fleet(dest: Path, services: list[str] | None = None) -> str:
     """Create the fleet under ``dest``; return the meta repo's ``file://`` URL."""
     remotes = Path(dest).resolve() / "remotes"
     remotes.mkdir(parents=True, exist_ok=True)
     names = services or sorted(p.name for p in FLEET.iterdir() if p.is_dir())
-    busybox = shutil.which("busybox")
+    busybox = static_busybox()
     for name in names:
         with tempfile.TemporaryDirectory(prefix="svc-") as tmp:
             source = Path(tmp) / name

@@ -6,7 +6,12 @@ missing=""
 command -v git >/dev/null 2>&1 || missing="$missing git"
 command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
 command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
-[ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || missing="$missing busybox-static"
+# FROM scratch test images need a statically linked busybox: Debian's busybox-static, not busybox.
+if command -v dpkg-query >/dev/null 2>&1; then
+  dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "ok installed" || missing="$missing busybox-static"
+else
+  [ -x /bin/busybox ] || missing="$missing busybox-static"
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "note: missing$missing; the tests that need them will be skipped (install them to run those)" >&2

@@ -1,5 +1,6 @@
 #!/bin/busybox sh
 # notifications: marks itself healthy and idles; the demo's stand-in for a real service.
-/bin/busybox touch /tmp/healthy
+/bin/busybox mkdir -p /tmp && /bin/busybox touch /tmp/healthy
 echo "notifications up"
-exec /bin/busybox sleep 2147483647
+trap "exit 0" TERM INT
+/bin/busybox sleep 2147483647 & wait
