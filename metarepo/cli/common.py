@@ -16,15 +16,21 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
-def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--include-only``, ``--exclude``, patterns, ``--tag``, ``-j``: npm meta names first."""
+def selection_options(func: Callable[..., Any] | None = None, *, tag_flag: str = "--tag") -> Any:
+    """``--include-only``, ``--exclude``, patterns, ``--tag``, ``-j``: npm meta names first.
+
+    ``tag_flag`` renames the project-tag flag for a command whose ``--tag`` means
+    something else (``meta build --tag T`` tags images).
+    """
+    if func is None:
+        return lambda f: selection_options(f, tag_flag=tag_flag)
     options = [
         click.option("--include-only", "include_only", multiple=True, metavar="A,B",
                      help="Only these projects (folder or last name, comma-separated)."),
         click.option("--exclude", "exclude", multiple=True, metavar="A,B", help="Not these projects."),
         click.option("--include-pattern", metavar="RE", help="Only projects whose folder matches RE."),
         click.option("--exclude-pattern", metavar="RE", help="Not projects whose folder matches RE."),
-        click.option("--tag", "tags", multiple=True, metavar="T", help="Only projects with tag T (repeatable)."),
+        click.option(tag_flag, "tags", multiple=True, metavar="T", help="Only projects with tag T (repeatable)."),
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, envvar="META_JOBS",
                      help="How many at once (default: cores; META_JOBS)."),
     ]

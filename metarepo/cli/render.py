@@ -111,6 +111,13 @@ class ProgressReporter:
         else:
             click.echo(message, err=True)
 
+    def echo(self, line: str) -> None:
+        """A line of the command's output: above the bar while it shows, else on stdout."""
+        if self._progress is not None:
+            self._progress.console.print(line, highlight=False, markup=False)
+        else:
+            click.echo(line)
+
     def finish(self) -> None:
         if self._progress is not None:
             self._progress.stop()
