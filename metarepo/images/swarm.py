@@ -1,0 +1,345 @@
+"""The Docker Swarm target: create or update one service, health-gated, and put it back on failure.
+
+Every service gets explicit update and rollback settings, never the SDK's
+(which update every task at once and never stop): one task at a time (or
+the environment's ``parallelism``), ``failure_action: rollback``, a monitor
+window at least as long as the image's HEALTHCHECK takes to call a task
+unhealthy, ``max_failure_ratio`` from the manifest. Swarm only reports a
+task running once its health check passes, so convergence means healthy.
+
+``deploy`` waits for the update to converge and treats ``paused``,
+``rollback_started``/``rollback_completed`` and ``rollback_paused`` as
+failure (``docker stack deploy`` exits 0 after a rollback: docker/cli#6752).
+``roll_back`` re-applies the spec that ran before, or removes a service
+this run created: Swarm has no stack-wide rollback (moby#34712), so the
+rollout does it service by service.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, Callable
+
+from metarepo.report import NULL, Reporter
+
+from metarepo.images.references import short_reference
+from metarepo.images.release import Applied, Healthcheck, Preview, Release, RolloutFailed
+
+_NS = 1_000_000_000
+_LABEL = "io.metarepo"
+_FAILED_TASK_STATES = {"failed", "rejected", "orphaned"}
+_SWARM_FAILURES = {"paused": "the update paused", "rollback_paused": "the rollback paused (needs a person)"}
+
+
+def monitor_window(release: Release) -> float:
+    """The monitor window: the manifest's, and never shorter than the health check's."""
+    monitor = release.update.monitor
+    health = release.healthcheck
+    if health is not None:
+        monitor = max(monitor, health.start_period + health.retries * health.interval + health.timeout)
+    return monitor
+
+
+def update_config(release: Release, *, rollback: bool = False) -> dict[str, Any]:
+    """Swarm's UpdateConfig/RollbackConfig for ``release`` (a plain dict, as the API takes it)."""
+    policy = release.update
+    return {
+        "Parallelism": policy.parallelism,
+        "Delay": int(policy.delay * _NS),
+        "FailureAction": "pause" if rollback else "rollback",
+        "Monitor": int(monitor_window(release) * _NS),
+        "MaxFailureRatio": policy.max_failure_ratio,
+        "Order": policy.order,
+    }
+
+
+def service_labels(release: Release) -> dict[str, str]:
+    labels = {f"{_LABEL}.project": release.project, f"{_LABEL}.sha": release.sha}
+    if release.version:
+        labels[f"{_LABEL}.version"] = release.version
+    return labels
+
+
+def healthcheck_from_image(attrs: dict[str, Any]) -> Healthcheck | None:
+    """The HEALTHCHECK of an inspected image (times in nanoseconds there)."""
+    config = (attrs.get("Config") or {}).get("Healthcheck") or {}
+    test = tuple(config.get("Test") or ())
+    if not test or test[0] == "NONE":
+        return None
+    return Healthcheck(test=test, interval=(config.get("Interval") or 30 * _NS) / _NS,
+                       timeout=(config.get("Timeout") or 30 * _NS) / _NS, retries=config.get("Retries") or 3,
+                       start_period=(config.get("StartPeriod") or 0) / _NS)
+
+
+class SwarmTarget:
+    """Releases as Swarm services on the engine ``client`` talks to (a manager node)."""
+
+    kind = "swarm"
+
+    def __init__(self, client: Any, *, reporter: Reporter = NULL, poll: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self.api = client.api
+        self.reporter = reporter
+        self.poll = poll
+        self.clock = clock
+        self.in_flight: Applied | None = None  # submitted, not yet converged: what Ctrl-C must put back
+
+    # -- reading ---------------------------------------------------------------
+
+    def _inspect(self, name: str) -> dict[str, Any] | None:
+        from docker.errors import NotFound
+
+        try:
+            return self.api.inspect_service(name)
+        except NotFound:
+            return None
+
+    def _tasks(self, service_id: str) -> list[dict[str, Any]]:
+        return self.api.tasks(filters={"service": service_id})
+
+    def _wanted(self, release: Release) -> dict[str, Any]:
+        return {"Image": release.pinned, "Replicas": release.replicas, "Labels": service_labels(release),
+                "UpdateConfig": update_config(release), "RollbackConfig": update_config(release, rollback=True)}
+
+    @staticmethod
+    def _current(spec: dict[str, Any]) -> dict[str, Any]:
+        container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        replicated = (spec.get("Mode") or {}).get("Replicated") or {}
+        return {"Image": container.get("Image"), "Replicas": replicated.get("Replicas"),
+                "Labels": {k: v for k, v in (spec.get("Labels") or {}).items() if k.startswith(_LABEL)},
+                "UpdateConfig": _set(spec.get("UpdateConfig")), "RollbackConfig": _set(spec.get("RollbackConfig"))}
+
+    def _same(self, spec: dict[str, Any], release: Release) -> bool:
+        wanted = self._wanted(release)
+        wanted.update(UpdateConfig=_set(wanted["UpdateConfig"]), RollbackConfig=_set(wanted["RollbackConfig"]))
+        return self._current(spec) == wanted
+
+    def preview(self, release: Release) -> Preview:
+        wanted = self._wanted(release)
+        detail = json.dumps({"Name": release.service, **wanted}, indent=2)
+        current = self._inspect(release.service)
+        if current is None:
+            return Preview(release, "create", detail)
+        action = "unchanged" if self._same(current["Spec"], release) else "update"
+        return Preview(release, action, detail)
+
+    # -- changing --------------------------------------------------------------
+
+    def deploy(self, release: Release) -> Applied:
+        t0 = self.clock()
+        current = self._inspect(release.service)
+        if current is not None and self._same(current["Spec"], release) and self._converged(
+                current["ID"], release.pinned, release.replicas):
+            return Applied(release, created=False, previous=current["Spec"], changed=False,
+                           seconds=self.clock() - t0, note="already running this image")
+        if current is None:
+            created = self.api.create_service(
+                {"ContainerSpec": {"Image": release.pinned, "Labels": service_labels(release)},
+                 "RestartPolicy": {"Condition": "any", "Delay": 1 * _NS}},
+                name=release.service, labels=service_labels(release),
+                mode={"Replicated": {"Replicas": release.replicas}},
+                update_config=update_config(release), rollback_config=update_config(release, rollback=True))
+            applied = Applied(release, created=True, previous={"ID": created["ID"]})
+            self.in_flight = applied
+            try:
+                self._wait_created(created["ID"], release, t0)
+            except RolloutFailed as exc:
+                self.in_flight = None
+                self.api.remove_service(created["ID"])
+                raise RolloutFailed(f"{exc.message}; the new service was removed") from None
+        else:
+            spec = current["Spec"]
+            applied = Applied(release, created=False, previous=spec)
+            self.in_flight = applied
+            before = (current.get("UpdateStatus") or {}).get("StartedAt")
+            self._update_to(current["ID"], current["Version"]["Index"], release, spec)
+            try:
+                self._wait_updated(current["ID"], release, before, t0, spec)
+            except RolloutFailed:
+                self.in_flight = None  # already put back, by Swarm or by us
+                raise
+        self.in_flight = None
+        return Applied(release, applied.created, applied.previous, True, self.clock() - t0)
+
+    def _update_to(self, service_id: str, version: int, release: Release, spec: dict[str, Any]) -> None:
+        task = json.loads(json.dumps(spec.get("TaskTemplate") or {}))
+        container = task.setdefault("ContainerSpec", {})
+        container["Image"] = release.pinned
+        container["Labels"] = {**(container.get("Labels") or {}), **service_labels(release)}
+        labels = {k: v for k, v in (spec.get("Labels") or {}).items() if not k.startswith(_LABEL)}
+        self.api.update_service(service_id, version, task_template=task, name=spec["Name"],
+                                labels={**labels, **service_labels(release)},
+                                mode={"Replicated": {"Replicas": release.replicas}},
+                                update_config=update_config(release),
+                                rollback_config=update_config(release, rollback=True),
+                                endpoint_spec=spec.get("EndpointSpec"))
+
+    def _converged(self, service_id: str, image: str, replicas: int) -> bool:
+        live = [t for t in self._tasks(service_id) if t.get("DesiredState") == "running"]
+        return (len(live) == replicas
+                and all(t["Status"]["State"] == "running" for t in live)
+                and all(t["Spec"]["ContainerSpec"]["Image"] == image for t in live))
+
+    def _task_failure(self, service_id: str, image: str, since: tuple[str, str]) -> str | None:
+        """Why a task of ``image`` started after ``since`` failed, if one did."""
+        for task in self._tasks(service_id):
+            status = task.get("Status") or {}
+            if task["Spec"]["ContainerSpec"].get("Image") != image or _stamp(task.get("CreatedAt")) < since:
+                continue
+            if status.get("State") in _FAILED_TASK_STATES or (
+                    status.get("State") in ("shutdown", "complete") and status.get("Err")):
+                return status.get("Err") or status.get("Message") or status.get("State")
+        return None
+
+    def _failure_reason(self, service_id: str, image: str, message: str) -> str:
+        """Why Swarm gave up on an update: the named task's error, else any failed task of the new image."""
+        from docker.errors import NotFound
+
+        match = re.search(r"task ([a-z0-9]{25})", message)
+        if match:
+            try:
+                status = self.api.inspect_task(match.group(1)).get("Status") or {}
+            except NotFound:
+                status = {}
+            if status.get("Err"):
+                return _explain(status["Err"])
+            health = self._container_health((status.get("ContainerStatus") or {}).get("ContainerID"))
+            if health:
+                return health
+        return _explain(self._task_failure(service_id, image, ("", "")) or message)
+
+    def _container_health(self, container_id: str | None) -> str | None:
+        """"its health check failed (...)" when the task's container (if on this node) was unhealthy."""
+        from docker.errors import NotFound
+
+        if not container_id:
+            return None
+        try:
+            health = (self.api.inspect_container(container_id).get("State") or {}).get("Health") or {}
+        except NotFound:
+            return None
+        probes = health.get("Log") or []
+        failing = [p for p in probes if p.get("ExitCode") != 0]
+        if health.get("Status") == "unhealthy" or (failing and health.get("Status") != "healthy"):
+            last = (failing[-1].get("Output") or "").strip().splitlines() if failing else []
+            said = f"; it said: {last[-1][:120]}" if last else ""
+            return (f"its health check failed ({health.get('FailingStreak', len(failing))} failing probes, "
+                    f"exit {failing[-1].get('ExitCode') if failing else '?'}{said})")
+        return None
+
+    def _wait_created(self, service_id: str, release: Release, t0: float) -> None:
+        """A new service: every replica running (so healthy) and still so after the monitor window."""
+        since = _stamp(self.api.inspect_service(service_id)["CreatedAt"])
+        healthy_since = None
+        monitor = monitor_window(release)
+        while True:
+            failure = self._task_failure(service_id, release.pinned, since)
+            if failure:
+                raise RolloutFailed(f"{release.service}: {_explain(failure)}")
+            if self._converged(service_id, release.pinned, release.replicas):
+                healthy_since = healthy_since or self.clock()
+                if self.clock() - healthy_since >= monitor:
+                    return
+            else:
+                healthy_since = None
+            self._check_time(release, t0)
+            time.sleep(self.poll)
+
+    def _wait_updated(self, service_id: str, release: Release, before: str | None, t0: float,
+                      previous: dict[str, Any]) -> None:
+        seen_update = False
+        reason: str | None = None  # Swarm's message when it began to roll back
+        while True:
+            service = self.api.inspect_service(service_id)
+            status = service.get("UpdateStatus") or {}
+            fresh = bool(status) and status.get("StartedAt") != before
+            state = status.get("State") if fresh else None
+            message = status.get("Message") or ""
+            if state:
+                seen_update = True
+            if state in _SWARM_FAILURES:
+                self._put_back(service_id, previous)
+                raise RolloutFailed(f"{release.service}: {_SWARM_FAILURES[state]}: {message}; put back as it was")
+            if state in ("rollback_started", "rollback_completed") and reason is None:
+                reason = message  # names the task that failed; its error is read once it has settled
+                self.reporter.note(f"{release.service}: the new version failed; Swarm is rolling back")
+            if state == "rollback_completed":
+                why = self._failure_reason(service_id, release.pinned, reason or message)
+                raise RolloutFailed(f"{release.service}: {why}; Swarm rolled it back")
+            if state == "rollback_started":
+                pass
+            elif (state == "completed" or not seen_update) and self._converged(service_id, release.pinned,
+                                                                                release.replicas):
+                if state == "completed" or self.clock() - t0 > 2 * self.poll:
+                    return
+            if self.clock() - t0 > release.timeout:
+                self._put_back(service_id, previous)
+                raise RolloutFailed(f"{release.service}: not live and healthy after {release.timeout:g}s; "
+                                    "put back as it was")
+            time.sleep(self.poll)
+
+    def _check_time(self, release: Release, t0: float) -> None:
+        if self.clock() - t0 > release.timeout:
+            raise RolloutFailed(f"{release.service}: not live and healthy after {release.timeout:g}s")
+
+    def _put_back(self, service_id: str, previous: dict[str, Any]) -> None:
+        version = self.api.inspect_service(service_id)["Version"]["Index"]
+        self.api.update_service(service_id, version, task_template=previous.get("TaskTemplate"),
+                                name=previous["Name"], labels=previous.get("Labels") or {},
+                                mode=previous.get("Mode"), update_config=previous.get("UpdateConfig"),
+                                rollback_config=previous.get("RollbackConfig"),
+                                endpoint_spec=previous.get("EndpointSpec"))
+
+    def roll_back(self, applied: Applied, *, timeout: float | None = None) -> str:
+        """Put ``applied``'s service back as it was, and wait until that is live again."""
+        self.in_flight = None
+        release = applied.release
+        if applied.created:
+            from docker.errors import NotFound
+
+            try:
+                self.api.remove_service(applied.previous["ID"])
+            except NotFound:
+                pass
+            return "removed (it was created by this rollout)"
+        if not applied.changed:
+            return "unchanged"
+        current = self._inspect(release.service)
+        if current is None:
+            return "gone (nothing to put back)"
+        previous = applied.previous
+        self._put_back(current["ID"], previous)
+        image = ((previous.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image")
+        replicas = ((previous.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1)
+        t0 = self.clock()
+        limit = timeout if timeout is not None else release.timeout
+        while not self._converged(current["ID"], image, replicas):
+            if self.clock() - t0 > limit:
+                return f"put back to {image}, not yet converged after {limit:g}s"
+            time.sleep(self.poll)
+        return f"rolled back to {short_reference(image)}"
+
+
+def _explain(error: str) -> str:
+    """A task's error in a user's words, the engine's own text kept."""
+    if "unhealthy container" in error:
+        return f"its health check failed ({error})"
+    if "No such image" in error or "manifest unknown" in error or "pull access denied" in error:
+        return f"the node could not pull the image ({error})"
+    return f"a task failed ({error})"
+
+
+def _stamp(value: str | None) -> tuple[str, str]:
+    """An RFC 3339 time from the engine, comparable (Go trims trailing zeros off the fraction)."""
+    if not value:
+        return ("", "")
+    whole, _, fraction = value.rstrip("Z").partition(".")
+    return (whole, fraction.ljust(9, "0"))
+
+
+def _set(config: dict[str, Any] | None) -> dict[str, Any]:
+    """An update config without its zero values: the engine leaves those out of what it returns."""
+    return {k: v for k, v in (config or {}).items() if v not in (0, 0.0, "", None)}
