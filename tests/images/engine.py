@@ -1,0 +1,156 @@
+"""A real Docker engine, registry and single-node swarm for the image and rollout tests.
+
+The suite starts its own: a private ``dockerd`` (its own data root, exec
+root, unix socket and containerd namespace, ``--bridge=none
+--iptables=false`` so it can sit beside another engine), Debian's
+``docker-registry`` on a free 127.0.0.1 port, and ``docker swarm init`` on
+127.0.0.1. Each is stopped by its pid at the end. An engine that
+``DOCKER_HOST`` already names is used instead when it answers (the swarm is
+then only initialised, and later left, if it was not one already).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+
+@dataclass(frozen=True)
+class Engine:
+    host: str  # DOCKER_HOST for the engine
+    registry: str  # host:port of the registry
+    busybox: Path  # a static busybox to copy into FROM scratch images
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"DOCKER_HOST": self.host}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def static_busybox() -> Path | None:
+    from make_fleet import static_busybox as find
+
+    found = find()
+    return Path(found) if found else None
+
+
+def missing() -> str | None:
+    """Why the real-engine tests cannot run here, or None."""
+    if os.environ.get("DOCKER_HOST") and _answers(os.environ["DOCKER_HOST"]):
+        if shutil.which("docker-registry") is None:
+            return "docker-registry is not installed (apt-get install docker-registry)"
+    else:
+        for tool, package in (("dockerd", "docker.io"), ("docker-registry", "docker-registry")):
+            if shutil.which(tool) is None:
+                return f"{tool} is not installed (apt-get install {package})"
+        if os.geteuid() != 0:
+            return "starting a private dockerd needs root"
+    if static_busybox() is None:
+        return "no static busybox (apt-get install busybox-static)"
+    return None
+
+
+def _answers(host: str) -> bool:
+    import docker
+
+    try:
+        docker.DockerClient(base_url=host, timeout=5).ping()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not usable"
+        return False
+
+
+def _wait(check, seconds: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise RuntimeError(f"{what} did not come up in {seconds:g}s\n{tail}")
+
+
+def _port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
+def _stop(proc: subprocess.Popen, seconds: float = 30) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def running_engine() -> Iterator[Engine]:
+    import docker
+
+    base = Path(tempfile.mkdtemp(prefix="meta-dk-", dir="/tmp"))  # short: a unix socket path has a limit
+    procs: list[subprocess.Popen] = []
+    started_swarm = False
+    client = None
+    try:
+        existing = os.environ.get("DOCKER_HOST")
+        if existing and _answers(existing):
+            host = existing
+        else:
+            host = f"unix://{base}/docker.sock"
+            log = base / "dockerd.log"
+            procs.append(subprocess.Popen(
+                ["dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
+                 "--host", host, "--pidfile", str(base / "docker.pid"), "--bridge=none", "--iptables=false",
+                 "--containerd-namespace", "metarepo-tests", "--containerd-plugins-namespace",
+                 "metarepo-tests-plugins"],
+                stdin=subprocess.DEVNULL, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True))
+            _wait(lambda: procs[0].poll() is None and _answers(host), 60, "dockerd", log)
+        client = docker.DockerClient(base_url=host, timeout=120)
+
+        port = free_port()
+        (base / "registry").mkdir()
+        config = base / "registry.yml"
+        config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                          f"    rootdirectory: {base / 'registry'}\n  delete:\n    enabled: true\n"
+                          f"http:\n  addr: 127.0.0.1:{port}\n")
+        rlog = base / "registry.log"
+        procs.append(subprocess.Popen(["docker-registry", "serve", str(config)], stdin=subprocess.DEVNULL,
+                                      stdout=rlog.open("w"), stderr=subprocess.STDOUT, start_new_session=True))
+        _wait(lambda: _port_open(port), 30, "docker-registry", rlog)
+
+        if client.info().get("Swarm", {}).get("LocalNodeState") != "active":
+            client.swarm.init(advertise_addr="127.0.0.1", listen_addr=f"127.0.0.1:{free_port()}")
+            started_swarm = True
+        yield Engine(host=host, registry=f"127.0.0.1:{port}", busybox=static_busybox())
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                for service in client.services.list(filters={"label": "io.metarepo.project"}):
+                    service.remove()
+            if started_swarm:
+                with contextlib.suppress(Exception):
+                    client.swarm.leave(force=True)
+            client.close()
+        for proc in reversed(procs):
+            _stop(proc)
+        subprocess.run(["umount", "-R", "-l", str(base)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
+        shutil.rmtree(base, ignore_errors=True)

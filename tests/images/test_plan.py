@@ -1,0 +1,174 @@
+"""What to build and what to roll out, decided from git and the manifest alone (no engine needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from metarepo.errors import ManifestError
+from metarepo.images.build import plan_builds
+from metarepo.images.references import (check_repository, normalize_repository, repository, short_reference,
+                                        split_reference)
+from metarepo.images.release import environment_settings
+from metarepo.manifest import load_manifest
+from tests.conftest import git
+from tests.images.conftest import make_layered_fleet
+
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/metarepo-test.sock"}
+
+
+def test_image_references_follow_dockers_grammar():
+    for good in ("orders", "acme/orders", "127.0.0.1:5000/demo/orders", "registry.acme.io/a/b-c/d__e.f",
+                 "localhost/x"):
+        assert check_repository(good, "k") == good
+    for bad in ("Orders", "acme//orders", "-x", "a/-x", "x:tag", "a b", "", "a" * 256, "acme/orders/"):
+        with pytest.raises(ManifestError, match="k: .*not a valid image name"):
+            check_repository(bad, "k")
+    assert repository("127.0.0.1:5000/demo", "orders") == "127.0.0.1:5000/demo/orders"
+    assert repository("127.0.0.1:5000/demo/", "ghcr.io/acme/orders") == "ghcr.io/acme/orders"
+    assert repository(None, "orders") == "orders"
+    assert split_reference("127.0.0.1:5000/demo/orders") == ("127.0.0.1:5000/demo/orders", None, None)
+    assert split_reference("127.0.0.1:5000/o:v1@sha256:ab") == ("127.0.0.1:5000/o", "v1", "sha256:ab")
+    assert normalize_repository("busybox") == normalize_repository("docker.io/library/busybox")
+    assert short_reference("r:1/demo/orders:61782f1f44650ec72c17@sha256:86") == "orders:61782f1f4465"
+
+
+@pytest.mark.parametrize("raw,key", [
+    ({"target": "nomad"}, "metarepo.environments.e.target"),
+    ({"replicas": -1}, "metarepo.environments.e.replicas"),
+    ({"replicas": "2"}, "metarepo.environments.e.replicas"),
+    ({"replicas": True}, "metarepo.environments.e.replicas"),
+    ({"timeout": 0}, "metarepo.environments.e.timeout"),
+    ({"update": []}, "metarepo.environments.e.update"),
+    ({"update": {"order": "random"}}, "metarepo.environments.e.update.order"),
+    ({"update": {"parallelism": 0}}, "metarepo.environments.e.update.parallelism"),
+    ({"update": {"max_failure_ratio": 2}}, "metarepo.environments.e.update.max_failure_ratio"),
+    ({"docker_host": ""}, "metarepo.environments.e.docker_host"),
+])
+def test_environment_settings_name_the_bad_key(raw, key):
+    with pytest.raises(ManifestError) as info:
+        environment_settings("e", raw)
+    assert info.value.key == key
+
+
+def test_environment_settings_defaults_are_explicit_and_safe():
+    settings = environment_settings("e", {})
+    assert settings.target == "swarm" and settings.replicas == 1 and settings.timeout == 300
+    assert (settings.update.parallelism, settings.update.order, settings.update.max_failure_ratio) == (
+        1, "start-first", 0)
+
+
+def test_build_plan_of_the_example_fleet(workspace: Path):
+    manifest = load_manifest(workspace)
+    orders = workspace / "services/orders"
+    git("tag", "v1.4.2", cwd=orders)
+    (workspace / "services/billing/notes.txt").write_text("work in progress\n")
+    plan = plan_builds(manifest, manifest.projects, registry="127.0.0.1:5999/demo", extra_tags=["rc"])
+    assert plan.order() == [p.name for p in manifest.projects] and not plan.skipped and not plan.failed
+    by_name = {s.project: s for s in plan.specs}
+    sha = git("rev-parse", "HEAD", cwd=orders)
+    assert by_name["services/orders"].references == (
+        f"127.0.0.1:5999/demo/orders:{sha}", "127.0.0.1:5999/demo/orders:1.4.2", "127.0.0.1:5999/demo/orders:latest",
+        "127.0.0.1:5999/demo/orders:rc")
+    assert by_name["services/orders"].labels["org.opencontainers.image.revision"] == sha
+    billing = by_name["services/billing"]
+    assert billing.tags[0] == f"{billing.revision.sha}-dirty"  # never claims a commit it does not hold
+    assert all(not deps for deps in plan.needs.values())
+
+
+def test_fleet_images_built_from_others_come_after_them(tmp_path: Path):
+    root = make_layered_fleet(tmp_path, "127.0.0.1:5999/t", None)
+    manifest = load_manifest(root)
+    plan = plan_builds(manifest, manifest.projects)
+    assert plan.needs == {"images/base": (), "images/api": ("images/base",), "images/worker": ("images/base",),
+                          "images/solo": ()}
+    assert plan.skipped == {"images/docs": "no Dockerfile (Dockerfile)"}
+
+
+def test_since_builds_what_changed_and_what_is_built_from_it(tmp_path: Path):
+    root = make_layered_fleet(tmp_path, "127.0.0.1:5999/t", None)
+    for name in ("base", "api", "worker", "solo"):
+        git("tag", "released", cwd=root / "images" / name)
+    manifest = load_manifest(root)
+    assert plan_builds(manifest, manifest.projects, since="released").specs == ()
+    (root / "images/base/extra").write_text("x\n")
+    git("add", "extra", cwd=root / "images/base")
+    git("commit", "-qm", "base changes", cwd=root / "images/base")
+    plan = plan_builds(manifest, manifest.projects, since="released")
+    assert plan.order() == ["images/base", "images/api", "images/worker"]
+    assert plan.skipped["images/solo"] == "unchanged since released"
+
+
+def test_bad_build_settings_are_bad_input(workspace: Path, meta):
+    data = json.loads((workspace / ".meta").read_text())
+    data["metarepo"]["projects"]["services/orders"]["image"] = "Orders:latest"
+    (workspace / ".meta").write_text(json.dumps(data))
+    before = (workspace / ".meta").read_bytes()
+    proc = meta("build", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("meta: metarepo.projects.services/orders.image: 'Orders:latest' is not a valid "
+                                   "image name (lower-case letters, digits, '.', '_', '-' and '/', after an "
+                                   "optional registry host)")
+    assert (workspace / ".meta").read_bytes() == before
+    data["metarepo"]["projects"]["services/orders"] = {"context": "../elsewhere"}
+    (workspace / ".meta").write_text(json.dumps(data))
+    proc = meta("build", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 2 and "context: '../elsewhere' is outside the project" in proc.stderr
+    proc = meta("build", "--tag", "-bad", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 2
+
+
+def test_engine_not_running_is_one_line(workspace: Path, meta):
+    proc = meta("build", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "meta: cannot reach the Docker engine at unix:///nonexistent/metarepo-test.sock: no such file or directory "
+        "(is the Docker engine running? is DOCKER_HOST right?)"]
+    proc = meta("rollout", "staging", "--exclude", "notifications", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 1 and "cannot reach the Docker engine" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_project_with_no_dockerfile_is_skipped_with_the_reason(tmp_path: Path, meta):
+    root = make_layered_fleet(tmp_path, "127.0.0.1:5999/t", None)
+    proc = meta("build", "--include-only", "docs", cwd=root, env=NO_ENGINE)
+    assert proc.returncode == 0
+    assert "images/docs: no Dockerfile (Dockerfile)" in proc.stderr and "nothing to build" in proc.stderr
+
+
+def test_unknown_environment_is_bad_input(workspace: Path, meta):
+    proc = meta("rollout", "qa", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("meta: unknown environment 'qa' (known: production, staging) "
+                                   "(add it under metarepo.environments in .meta)")
+
+
+def test_rollout_refuses_a_change_with_no_safe_order_before_touching_anything(workspace: Path, meta):
+    proc = meta("rollout", "staging", "--dry-run", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 1
+    assert "no safe order" in proc.stderr and "order.created: services/orders" in proc.stderr
+    assert not (workspace / "environments").exists()
+
+
+def test_dry_run_without_an_engine_still_shows_the_plan(workspace: Path, meta):
+    proc = meta("rollout", "staging", "--dry-run", "--exclude", "notifications", "--json", cwd=workspace,
+                env=NO_ENGINE)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["order_from"] == "contracts" and doc["target"] == "swarm"
+    assert [s["service"] for s in doc["services"]] == ["orders", "billing", "shipping", "gateway"]
+    sha = git("rev-parse", "HEAD", cwd=workspace / "services/orders")
+    assert doc["services"][0]["image"] == f"127.0.0.1:5000/demo/orders:{sha}"
+    assert {s["action"] for s in doc["services"]} == {"create or update (engine not reachable)"}
+    assert not (workspace / "environments").exists()
+
+
+def test_services_without_contracts_keep_manifest_order(tmp_path: Path, meta):
+    root = make_layered_fleet(tmp_path, "127.0.0.1:5999/t", None)
+    proc = meta("rollout", "staging", "--dry-run", "--json", cwd=root, env=NO_ENGINE)
+    doc = json.loads(proc.stdout)
+    assert doc["order_from"] == "manifest"
+    assert [s["project"] for s in doc["services"]] == ["images/base", "images/api", "images/worker", "images/solo"]
+    assert doc["skipped"] == [{"project": "images/docs", "reason": "no Dockerfile: nothing to deploy"}]
