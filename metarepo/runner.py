@@ -406,8 +406,9 @@ def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env
 
     Standard input is empty, or ``input`` when given (written whole, then
     closed, so the child cannot wait on a prompt). Registered with the live
-    set, so Ctrl-C ends it with everything else; on timeout the whole group
-    is ended and ``TimeoutExpired`` raised.
+    set, so Ctrl-C ends it with everything else (and so does a Ctrl-C that
+    lands while this thread waits for it); on timeout the whole group is
+    ended and ``TimeoutExpired`` raised.
     """
     _check_cancelled()
     proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env),
@@ -421,6 +422,9 @@ def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env
         except subprocess.TimeoutExpired:
             end_process_group(proc)
             proc.communicate()
+            raise
+        except BaseException:  # Ctrl-C: the child is in its own session, so end it here
+            end_process_group(proc)
             raise
     finally:
         with _live_lock:
