@@ -21,9 +21,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from metarepo.ci.kubernetes import KUBERNETES_VERSION, render_kubernetes, schema_validator
-from metarepo.errors import ManifestError
-from metarepo.images.release import Healthcheck, Release, environment_settings
+from metarepo.ci.kubernetes import KUBERNETES_VERSION, manifest_stream, render_kubernetes, schema_validator
+from metarepo.errors import EngineUnavailable, Interrupted, ManifestError
+from metarepo.images.kubernetes import KubernetesTarget
+from metarepo.images.release import Applied, Healthcheck, Release, RolloutFailed, environment_settings
+
+from .fake_kubectl import FakeKubectl, recorded
 
 FLEET = Path(__file__).resolve().parents[2] / "examples" / "fleet"
 GOLDEN = Path(__file__).parent / "golden"
@@ -273,3 +276,171 @@ def test_bad_settings_name_their_key(meta_root: Path, raw, changes, key) -> None
 def test_another_kubernetes_version_can_be_chosen(meta_root: Path) -> None:
     settings = fleet_settings(kubernetes_version="1.33")
     assert len(render_kubernetes(meta_root, release(settings), settings)) == 2
+
+
+# -- the kubectl sequence, at the subprocess seam ---------------------------------
+
+PREFIX = ["--context", "prod-cluster", "--namespace", "shop"]
+GET = PREFIX + ["get", "deployment/orders", "service/orders", "-o", "json", "--ignore-not-found",
+                "--request-timeout=30s"]
+APPLY = PREFIX + ["apply", "-f", "-"]
+STATUS = PREFIX + ["rollout", "status", "deployment/orders", "--timeout=600s"]
+UNDO = PREFIX + ["rollout", "undo", "deployment/orders", "--to-revision=3"]
+DELETE = PREFIX + ["delete", "deployment/orders", "service/orders", "--ignore-not-found"]
+
+
+@pytest.fixture
+def kubectl(tmp_path: Path, monkeypatch) -> FakeKubectl:
+    return FakeKubectl(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def target(meta_root: Path) -> KubernetesTarget:
+    return KubernetesTarget(environment_settings("production", PROD), meta_root)
+
+
+def prod_release() -> Release:
+    return release(environment_settings("production", PROD))
+
+
+def test_a_new_service_is_applied_from_stdin_then_waited_for(kubectl: FakeKubectl, target) -> None:
+    kubectl.reply("get").reply("apply", out=recorded("apply-created.out")) \
+        .reply("rollout", "status", out=recorded("status-ok.out"))
+    applied = target.deploy(prod_release())
+    assert kubectl.argvs == [GET, APPLY, STATUS]
+    calls = kubectl.calls
+    assert calls[1]["stdin"] == manifest_stream(target.manifests(prod_release()))
+    assert [d["kind"] for d in yaml.safe_load_all(calls[1]["stdin"])] == ["Service", "Deployment"]
+    assert calls[0]["stdin"] == calls[2]["stdin"] == ""
+    assert (applied.created, applied.changed, applied.previous["revision"]) == (True, True, None)
+    assert applied.note == 'deployment "orders" successfully rolled out'
+
+
+def test_a_failed_update_is_undone_to_the_recorded_revision(kubectl: FakeKubectl, target) -> None:
+    kubectl.reply("get", out=recorded("get-existing.json")).reply("apply", out=recorded("apply-configured.out")) \
+        .reply("rollout", "status", out=recorded("status-deadline.out"), err=recorded("status-deadline.err"), rc=1) \
+        .reply("rollout", "undo", out=recorded("undo.out")).reply("rollout", "status", out=recorded("status-ok.out"))
+    with pytest.raises(RolloutFailed) as caught:
+        target.deploy(prod_release())
+    assert kubectl.argvs == [GET, APPLY, STATUS, UNDO, STATUS]
+    assert str(caught.value) == 'orders: error: deployment "orders" exceeded its progress deadline; ' \
+                                "rolled back to revision 3"
+
+
+def test_a_failed_new_service_is_deleted(kubectl: FakeKubectl, target) -> None:
+    kubectl.reply("get").reply("apply", out=recorded("apply-created.out")) \
+        .reply("rollout", "status", out=recorded("status-deadline.out"), err=recorded("status-deadline.err"), rc=1) \
+        .reply("delete", out=recorded("delete.out"))
+    with pytest.raises(RolloutFailed, match=r"exceeded its progress deadline; removed deployment/orders and "
+                                            r"service/orders \(created by this rollout\)"):
+        target.deploy(prod_release())
+    assert kubectl.argvs == [GET, APPLY, STATUS, DELETE]
+
+
+def test_a_refused_apply_is_reported_with_kubectls_line(kubectl: FakeKubectl, target) -> None:
+    kubectl.reply("get", out=recorded("get-existing.json")) \
+        .reply("apply", err=recorded("apply-immutable.err"), rc=1) \
+        .reply("rollout", "undo", out="deployment.apps/orders skipped rollback (current template already "
+                                      "matches revision 3)\n") \
+        .reply("rollout", "status", out=recorded("status-ok.out"))
+    with pytest.raises(RolloutFailed) as caught:
+        target.deploy(prod_release())
+    assert kubectl.argvs == [GET, APPLY, UNDO, STATUS]
+    assert str(caught.value).startswith('orders: kubectl apply failed: The Deployment "orders" is invalid: '
+                                        "spec.selector: Invalid value")
+    assert str(caught.value).endswith("field is immutable; rolled back to revision 3 (it was still running)")
+
+
+def test_roll_back_after_a_good_update_goes_to_the_previous_revision(kubectl: FakeKubectl, target) -> None:
+    kubectl.reply("get", out=recorded("get-existing.json")).reply("apply", out=recorded("apply-configured.out")) \
+        .reply("rollout", "status", out=recorded("status-ok.out")) \
+        .reply("rollout", "undo", out=recorded("undo.out")).reply("rollout", "status", out=recorded("status-ok.out"))
+    applied = target.deploy(prod_release())
+    assert (applied.created, applied.changed, applied.previous["revision"]) == (False, True, "3")
+    assert target.roll_back(applied) == "rolled back to revision 3"
+    assert kubectl.argvs == [GET, APPLY, STATUS, UNDO, STATUS]
+
+
+def test_roll_back_of_a_created_service_deletes_it(kubectl: FakeKubectl, target) -> None:
+    kubectl.reply("delete", out=recorded("delete.out"))
+    applied = Applied(prod_release(), created=True, previous={"revision": None, "service_existed": False})
+    assert target.roll_back(applied) == "removed deployment/orders and service/orders (created by this rollout)"
+    assert kubectl.argvs == [DELETE]
+    kubectl.reply("rollout", "undo", rc=1, err="error: unable to find specified revision 3 in history\n")
+    applied = Applied(prod_release(), created=False, previous={"revision": "3", "service_existed": True})
+    with pytest.raises(RolloutFailed, match="rollout undo failed: error: unable to find specified revision 3"):
+        target.roll_back(applied)
+
+
+def test_an_unchanged_service_is_not_applied(kubectl: FakeKubectl, target) -> None:
+    live = json.loads(recorded("get-existing.json"))
+    for item, manifest in zip(live["items"], reversed(target.manifests(prod_release()))):
+        applied = {**manifest.document, "metadata": {**manifest.document["metadata"], "namespace": "shop"}}
+        item["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(applied)
+    kubectl.reply("get", out=json.dumps(live)).reply("rollout", "status", out=recorded("status-ok.out"))
+    applied = target.deploy(prod_release())
+    assert (applied.changed, applied.note) == (False, "unchanged")
+    assert kubectl.argvs == [GET, STATUS]
+    assert target.roll_back(applied) == "unchanged: nothing to roll back"
+    assert len(kubectl.argvs) == 2
+
+
+def test_preview_asks_the_cluster_and_changes_nothing(kubectl: FakeKubectl, target) -> None:
+    kubectl.reply("get", out=recorded("get-existing.json"))
+    preview = target.preview(prod_release())
+    assert preview.action == "update"
+    assert preview.detail == manifest_stream(target.manifests(prod_release()))
+    assert kubectl.argvs == [GET[:-1] + ["--request-timeout=10s"]]
+    kubectl.reply("get")
+    assert target.preview(prod_release()).action == "create"
+    kubectl.reply("get", err=recorded("get-unreachable.err"), rc=1)
+    assert target.preview(prod_release()).action == (
+        "create/update (cluster not asked: cannot reach the Kubernetes cluster: Unable to connect to the server: "
+        "dial tcp: lookup prod-cluster.acme.io on 127.0.0.53:53: no such host)")
+    assert [argv[4] for argv in kubectl.argvs] == ["get", "get", "get"]
+
+
+def test_an_unreachable_cluster_is_one_clear_line(kubectl: FakeKubectl, target) -> None:
+    kubectl.reply("get", err=recorded("get-unreachable.err"), rc=1)
+    with pytest.raises(EngineUnavailable) as caught:
+        target.deploy(prod_release())
+    assert str(caught.value).startswith("cannot reach the Kubernetes cluster: Unable to connect to the server")
+    assert "set `context` for production" in str(caught.value)
+    assert kubectl.argvs == [GET]
+
+
+def test_kubectl_missing_from_path(tmp_path: Path, monkeypatch, target) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert target.preview(prod_release()).action == "create/update (cluster not asked: kubectl not found)"
+    with pytest.raises(EngineUnavailable, match=r"kubectl not found .*install kubectl and set `context` for "
+                                                r"production"):
+        target.deploy(prod_release())
+
+
+def test_an_invalid_manifest_never_reaches_kubectl(kubectl: FakeKubectl, meta_root: Path, target) -> None:
+    override(meta_root, "deployment.yaml.j2", '{% extends "builtin/kubernetes/deployment.yaml.j2" %}\n'
+                                              "{% block strategy %}\n  minReadySeconds: ten\n{% endblock %}\n")
+    with pytest.raises(ManifestError, match=r"deployment.yaml.j2:3: .*at spec.minReadySeconds: 'ten' is not of type"):
+        target.deploy(prod_release())
+    assert kubectl.calls == []
+
+
+def test_a_kubectl_that_hangs_is_ended_by_its_timeout(kubectl: FakeKubectl, target) -> None:
+    kubectl.reply("get", sleep=30)
+    with pytest.raises(RolloutFailed, match=r"`kubectl get deployment/orders` did not finish within 0.5s"):
+        target.kubectl("get", "deployment/orders", timeout=0.5)
+
+
+def test_ctrl_c_during_the_rollout_says_how_to_put_it_back(kubectl: FakeKubectl, target) -> None:
+    kubectl.reply("get", out=recorded("get-existing.json")).reply("apply", out=recorded("apply-configured.out")) \
+        .reply("rollout", "status", sleep=30, interrupt=True)
+    with pytest.raises(Interrupted) as caught:
+        target.deploy(prod_release())
+    assert str(caught.value) == ("orders: interrupted after `kubectl apply`, before the rollout was seen to finish; "
+                                 "to put it back: kubectl --context prod-cluster --namespace shop rollout undo "
+                                 "deployment/orders --to-revision=3")
+    assert kubectl.argvs == [GET, APPLY, STATUS]
+    with pytest.raises(ProcessLookupError):  # the waiting kubectl was ended, not left running
+        os.kill(kubectl.pid(2), 0)
