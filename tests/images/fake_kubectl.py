@@ -5,7 +5,8 @@ is tested at its subprocess seam. ``FakeKubectl`` writes an executable
 named ``kubectl`` into a temp folder put first on PATH; each run appends its
 argv and standard input to a log and answers with the next scripted reply
 (stdout, stderr, exit status), taken from ``tests/images/kubectl/``: output
-as kubectl prints it. A call that does not match the next reply's expected
+as kubectl prints it, written from the messages in kubectl's source (no
+cluster was reachable to capture it from). A call that does not match the next reply's expected
 words fails loudly (exit 97), so an unexpected sequence cannot pass.
 """
 

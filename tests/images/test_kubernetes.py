@@ -278,6 +278,15 @@ def test_another_kubernetes_version_can_be_chosen(meta_root: Path) -> None:
     assert len(render_kubernetes(meta_root, release(settings), settings)) == 2
 
 
+def test_the_documented_example_renders(meta_root: Path) -> None:
+    example = json.loads((Path(__file__).resolve().parents[2] / ".meta.example").read_text())["metarepo"]
+    settings = environment_settings("production", example["environments"]["production"])
+    project = example["projects"]["services/orders"]
+    docs = documents(render_kubernetes(meta_root, release(settings, settings=project), settings))
+    assert docs["Service"]["spec"]["ports"][0]["port"] == project["port"]
+    assert docs["Deployment"]["metadata"]["namespace"] == "shop"
+
+
 # -- the kubectl sequence, at the subprocess seam ---------------------------------
 
 PREFIX = ["--context", "prod-cluster", "--namespace", "shop"]
@@ -444,3 +453,4 @@ def test_ctrl_c_during_the_rollout_says_how_to_put_it_back(kubectl: FakeKubectl,
     assert kubectl.argvs == [GET, APPLY, STATUS]
     with pytest.raises(ProcessLookupError):  # the waiting kubectl was ended, not left running
         os.kill(kubectl.pid(2), 0)
+
