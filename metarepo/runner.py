@@ -401,23 +401,30 @@ def default_jobs() -> int:
 
 
 def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env: Mapping[str, str],
-                 timeout: float) -> subprocess.CompletedProcess[str]:
+                 timeout: float, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a short command in its own process group, capturing text output.
 
-    Registered with the live set, so Ctrl-C ends it with everything else;
-    on timeout the whole group is ended and ``TimeoutExpired`` raised.
+    Standard input is empty, or ``input`` when given (written whole, then
+    closed, so the child cannot wait on a prompt). Registered with the live
+    set, so Ctrl-C ends it with everything else (and so does a Ctrl-C that
+    lands while this thread waits for it); on timeout the whole group is
+    ended and ``TimeoutExpired`` raised.
     """
     _check_cancelled()
-    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env),
+                            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                             start_new_session=True)
     _register(proc)
     try:
         try:
-            out, err = proc.communicate(timeout=timeout)
+            out, err = proc.communicate(input=input, timeout=timeout)
         except subprocess.TimeoutExpired:
             end_process_group(proc)
             proc.communicate()
+            raise
+        except BaseException:  # Ctrl-C: the child is in its own session, so end it here
+            end_process_group(proc)
             raise
     finally:
         with _live_lock:

@@ -80,3 +80,21 @@ def test_big_output_spills_to_a_file(tmp_path):
 def test_children_never_see_a_terminal_prompt(tmp_path):
     result = run_command(["sh", "-c", 'echo "$GIT_TERMINAL_PROMPT"; cat'], cwd=tmp_path)
     assert result.output.read() == b"0\n"  # and stdin is empty, so `cat` did not wait
+
+
+def test_run_captured_hands_over_input_or_nothing(tmp_path):
+    import os
+    import subprocess
+
+    import pytest
+
+    from metarepo.runner import run_captured
+
+    proc = run_captured(["sh", "-c", "cat; echo done >&2"], cwd=tmp_path, env=os.environ, timeout=10,
+                        input="kind: Deployment\n")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "kind: Deployment\n", "done\n")
+    proc = run_captured(["cat"], cwd=tmp_path, env=os.environ, timeout=10)  # no input: empty, not waiting
+    assert (proc.returncode, proc.stdout) == (0, "")
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_captured(["sh", "-c", "cat >/dev/null; sleep 30"], cwd=tmp_path, env=os.environ, timeout=0.5,
+                     input="x")

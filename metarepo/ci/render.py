@@ -76,14 +76,21 @@ def template_sources(meta_root: Path | None, name: str) -> list[tuple[str, str]]
 
 def invalid_output(meta_root: Path | None, output: Output, values: PipelineValues, text: str, line: int | None,
                    message: str) -> ManifestError:
+    """The error for a rendered pipeline file that failed validation (see ``invalid_render``)."""
+    return invalid_render(meta_root, output.template, f"{values.project} as {output.path}", text, line, message)
+
+
+def invalid_render(meta_root: Path | None, template: str, subject: str, text: str, line: int | None,
+                   message: str) -> ManifestError:
     """The error for a rendered file that failed validation, pointing at the template line that wrote it.
 
     The rendered line is looked up in the template (and the built-in one it
     may extend); when it holds no value it appears there word for word.
+    ``subject`` says what was rendered ("services/orders as .gitlab-ci.yml").
     """
     rendered = text.splitlines()
     shown = rendered[line - 1].strip() if line and 0 < line <= len(rendered) else ""
-    sources = template_sources(meta_root, output.template)
+    sources = template_sources(meta_root, template)
     file, template_line = sources[0][0], None
     if len(shown) > 2:
         for name, source in sources:
@@ -93,30 +100,34 @@ def invalid_output(meta_root: Path | None, output: Output, values: PipelineValue
                 break
     at = f", line {line}" if line else ""
     quoted = f" [{shown[:80]}]" if shown else ""
-    return ManifestError(f"rendered for {values.project} as {output.path}{at}: {message}{quoted}", file=file,
-                         line=template_line)
+    return ManifestError(f"rendered for {subject}{at}: {message}{quoted}", file=file, line=template_line)
 
 
 def render_template(meta_root: Path | None, output: Output, values: PipelineValues) -> str:
-    import jinja2
-
-    env = template_environment(meta_root, output.dialect)
     context = values.as_context()
     context["on_default_branch"] = default_branch_condition(values.provider, values.branch)
+    return render_text(meta_root, output.template, output.dialect, context, values.project)
+
+
+def render_text(meta_root: Path | None, template_name: str, dialect: str, context: dict, subject: str) -> str:
+    """Render one template (override first, then built-in) with ``dialect``'s escaping; errors name the line."""
+    import jinja2
+
+    env = template_environment(meta_root, dialect)
     try:
-        template = env.get_template(output.template)
+        template = env.get_template(template_name)
         text = template.render(context)
     except jinja2.TemplateSyntaxError as exc:
         raise ManifestError(f"template syntax error: {exc.message}", file=_shown_file(exc.filename,
-                            exc.name or output.template), line=exc.lineno) from None
+                            exc.name or template_name), line=exc.lineno) from None
     except jinja2.TemplateNotFound as exc:
         raise ManifestError(f"template {exc.name!r} not found (in {OVERRIDE_DIR}/ of the meta repo or the "
-                            "built-in templates)", file=output.template) from None
+                            "built-in templates)", file=template_name) from None
     except (jinja2.TemplateError, MetaError) as exc:
         file, line = _template_frame(exc)
         message = exc.message if isinstance(exc, MetaError) else str(exc)
-        raise ManifestError(f"rendering for {values.project}: {message}",
-                            file=_shown_file(file, output.template), line=line) from None
+        raise ManifestError(f"rendering for {subject}: {message}",
+                            file=_shown_file(file, template_name), line=line) from None
     return text if text.endswith("\n") else text + "\n"
 
 

@@ -48,7 +48,7 @@ def check_output(output: Output, text: str, values: PipelineValues) -> None:
         if exc.line is None:  # parsed fine, so the node tree (for lines) is built only now
             import yaml
 
-            exc.line = _line_of(yaml.compose(text, Loader=yaml_loader()), exc.path)
+            exc.line = line_of(yaml.compose(text, Loader=yaml_loader()), exc.path)
         raise
 
 
@@ -84,8 +84,8 @@ def yaml_loader() -> Any:
     return Loader
 
 
-def parse_yaml(text: str) -> dict[str, Any]:
-    """The pipeline document; ``Problem`` (with its line) when it is not valid YAML or not a mapping."""
+def parse_yaml(text: str, what: str = "pipeline") -> dict[str, Any]:
+    """The ``what`` document; ``Problem`` (with its line) when it is not valid YAML or not a mapping."""
     import yaml
 
     try:
@@ -95,11 +95,11 @@ def parse_yaml(text: str) -> dict[str, Any]:
         raise Problem(f"not valid YAML: {exc.problem or exc.context}",
                       line=mark.line + 1 if mark else None) from None
     if not isinstance(document, dict):
-        raise Problem("the pipeline must be a YAML mapping", line=1)
+        raise Problem(f"the {what} must be a YAML mapping", line=1)
     return document
 
 
-def _line_of(root: Any, path: tuple[Any, ...]) -> int | None:
+def line_of(root: Any, path: tuple[Any, ...]) -> int | None:
     """The line of the key (or list item) at ``path`` in the YAML node tree."""
     node, line = root, (root.start_mark.line + 1 if root is not None else None)
     for step in path:
