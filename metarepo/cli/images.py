@@ -190,6 +190,8 @@ def _target(plan, manifest, reporter, dry_run: bool):
 
 
 def _show_plan(plan, target, as_json: bool) -> int:
+    from metarepo.images.references import short_reference
+
     previews = []
     for release in plan.releases:
         if target is None:
@@ -205,9 +207,16 @@ def _show_plan(plan, target, as_json: bool) -> int:
         return 0
     _echo(f"rollout {plan.settings.name} ({plan.settings.target}, order from {plan.order_from}), dry run: "
           "nothing is changed")
-    rows = [[str(n), r.project, r.service, action, r.image.rsplit("/", 1)[-1][:40]]
-            for n, (r, action, _) in enumerate(previews, 1)]
+    rows, reasons = [], []
+    for n, (release, action, _) in enumerate(previews, 1):
+        short, _, why = action.partition(" (")  # "create/update (cluster not asked: ...)": the why once, below
+        if why and why.rstrip(")") not in reasons:
+            reasons.append(why.rstrip(")"))
+        rows.append([str(n), release.project, release.service, short + ("?" if why else ""),
+                     short_reference(release.image)])
     _echo(table(["#", "PROJECT", "SERVICE", "ACTION", "IMAGE"], rows))
+    for why in reasons:
+        _echo(style(f"note: {why}", fg="yellow", err=True), err=True)
     for release, action, detail in previews:
         if detail:
             _echo(f"\n--- {release.service} ---")

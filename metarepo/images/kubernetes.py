@@ -124,6 +124,7 @@ class KubernetesTarget:
         self.kubectl = Kubectl(kubectl, context=settings.context, namespace=settings.namespace,
                                environment=settings.name)
         self.reporter = reporter
+        self.in_flight: Applied | None = None  # applied, not yet seen to finish: what Ctrl-C must put back
 
     def manifests(self, release: Release) -> tuple[Any, ...]:
         from metarepo.ci.kubernetes import render_kubernetes
@@ -183,6 +184,7 @@ class KubernetesTarget:
                 raise RolloutFailed(f"{name}: {status.first_error} (unchanged by this rollout)")
             return Applied(release, created=False, previous=previous, changed=False,
                            seconds=time.monotonic() - started, note="unchanged")
+        self.in_flight = Applied(release, created=created, previous=previous, changed=True)
         try:
             reply = self.kubectl("apply", "-f", "-", input=manifest_stream(manifests))
             for line in reply.stdout.splitlines():
@@ -194,13 +196,20 @@ class KubernetesTarget:
             if not status.ok:
                 undone = self._put_back(release, previous)
                 raise RolloutFailed(f"{name}: {status.first_error}{undone}")
+        except RolloutFailed:
+            self.in_flight = None  # put back already, as far as it could be
+            raise
         except (KeyboardInterrupt, Interrupted):
-            raise Interrupted(f"{name}: interrupted after `kubectl apply`, before the rollout was seen to "
-                              f"finish; to put it back: {self._undo_command(release, previous)}") from None
+            # The rollout puts ``in_flight`` back; a person who stops that too needs the command.
+            self.reporter.note(f"{name}: interrupted after `kubectl apply`; to put it back by hand: "
+                               f"{self._undo_command(release, previous)}")
+            raise KeyboardInterrupt from None
+        self.in_flight = None
         return Applied(release, created=created, previous=previous, changed=True,
                        seconds=time.monotonic() - started, note=_last_line(status.stdout))
 
     def roll_back(self, applied: Applied) -> str:
+        self.in_flight = None
         if not applied.changed:
             return "unchanged: nothing to roll back"
         self.kubectl.require()

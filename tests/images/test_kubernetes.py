@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from metarepo.ci.kubernetes import KUBERNETES_VERSION, manifest_stream, render_kubernetes, schema_validator
-from metarepo.errors import EngineUnavailable, Interrupted, ManifestError
+from metarepo.errors import EngineUnavailable, ManifestError
 from metarepo.images.kubernetes import KubernetesTarget
 from metarepo.images.release import Applied, Healthcheck, Release, RolloutFailed, environment_settings
 
@@ -442,15 +442,22 @@ def test_a_kubectl_that_hangs_is_ended_by_its_timeout(kubectl: FakeKubectl, targ
         target.kubectl("get", "deployment/orders", timeout=0.5)
 
 
-def test_ctrl_c_during_the_rollout_says_how_to_put_it_back(kubectl: FakeKubectl, target) -> None:
+def test_ctrl_c_during_the_rollout_puts_it_back(kubectl: FakeKubectl, target, meta_root: Path) -> None:
+    from metarepo.images.rollout import RolloutPlan, run_rollout
+
     kubectl.reply("get", out=recorded("get-existing.json")).reply("apply", out=recorded("apply-configured.out")) \
-        .reply("rollout", "status", sleep=30, interrupt=True)
-    with pytest.raises(Interrupted) as caught:
-        target.deploy(prod_release())
-    assert str(caught.value) == ("orders: interrupted after `kubectl apply`, before the rollout was seen to finish; "
-                                 "to put it back: kubectl --context prod-cluster --namespace shop rollout undo "
-                                 "deployment/orders --to-revision=3")
-    assert kubectl.argvs == [GET, APPLY, STATUS]
+        .reply("rollout", "status", sleep=30, interrupt=True) \
+        .reply("rollout", "undo", out=recorded("undo.out")).reply("rollout", "status", out=recorded("status-ok.out"))
+    notes = []
+    target.reporter = type("Notes", (), {"note": lambda self, line: notes.append(line)})()
+    plan = RolloutPlan(environment_settings("production", PROD), (prod_release(),), {}, "manifest")
+    result = run_rollout(None, plan, target)
+    assert result.interrupted and not result.ok
+    assert [(s.service, s.state) for s in result.steps] == [("orders", "rolled back")]
+    assert result.steps[0].detail == "interrupted; rolled back to revision 3"
+    assert kubectl.argvs == [GET, APPLY, STATUS, UNDO, STATUS]  # the interrupted apply was undone, by revision
+    assert notes[-1] == ("orders: interrupted after `kubectl apply`; to put it back by hand: kubectl --context "
+                         "prod-cluster --namespace shop rollout undo deployment/orders --to-revision=3")
     with pytest.raises(ProcessLookupError):  # the waiting kubectl was ended, not left running
         os.kill(kubectl.pid(2), 0)
 
