@@ -134,6 +134,9 @@ def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, a
         from metarepo.images.rollout import resolve_images
 
         plan = resolve_images(client, plan, jobs=jobs)
+    if not as_json:
+        for note in plan.notes:
+            _echo(style(f"note: {note}", fg="yellow", err=True), err=True)
     if dry_run:
         return _show_plan(plan, target, as_json)
     from metarepo.images.rollout import run_rollout
@@ -259,4 +262,4 @@ def _result_json(result) -> dict[str, Any]:
             "order_from": result.plan.order_from, "ok": result.ok, "interrupted": result.interrupted,
             "services": [s.as_json() for s in result.steps],
             "skipped": _skipped_json(result.plan.skipped), "recorded": result.recorded, "commit": result.commit,
-            "notes": list(result.notes)}
+            "notes": [*result.plan.notes, *result.notes]}

@@ -90,10 +90,13 @@ def plan_rollout(manifest: Manifest, env: str, projects: Sequence[Project], *, r
         else:
             candidates.append(project)
     by_name = {p.name: p for p in candidates}
+    dirty: set[str] = set()
 
     def read(name: str) -> Release:
         project = by_name[name]
         revision = read_revision(project)
+        if revision.dirty:
+            dirty.add(name)
         health = None
         dockerfile = project.path / (project.setting("dockerfile") or Path(project.setting("context", ".")) /
                                      "Dockerfile")
@@ -115,6 +118,9 @@ def plan_rollout(manifest: Manifest, env: str, projects: Sequence[Project], *, r
     for outcome in run.outcomes:
         if outcome.ok:
             releases[str(outcome.key)] = outcome.value
+            if str(outcome.key) in dirty:
+                notes.append(f"{outcome.key}: the work tree has changes; this deploys its last commit "
+                             f"({outcome.value.sha[:12]}), not them")
         elif isinstance(outcome.error, MetaError) and outcome.error.exit_code == 2:
             raise outcome.error
         else:

@@ -26,6 +26,8 @@ from metarepo.errors import EngineUnavailable, ManifestError
 from metarepo.images.kubernetes import KubernetesTarget
 from metarepo.images.release import Applied, Healthcheck, Release, RolloutFailed, environment_settings
 
+from tests.conftest import git
+
 from .fake_kubectl import FakeKubectl, recorded
 
 FLEET = Path(__file__).resolve().parents[2] / "examples" / "fleet"
@@ -461,3 +463,30 @@ def test_ctrl_c_during_the_rollout_puts_it_back(kubectl: FakeKubectl, target, me
     with pytest.raises(ProcessLookupError):  # the waiting kubectl was ended, not left running
         os.kill(kubectl.pid(2), 0)
 
+
+
+def test_meta_rollout_to_kubernetes_rolls_the_batch_back_through_kubectl(workspace: Path, kubectl: FakeKubectl,
+                                                                         meta) -> None:
+    created = recorded("apply-created.out")
+    kubectl.reply("get").reply("apply", out=created).reply("rollout", "status", out=recorded("status-ok.out")) \
+        .reply("get").reply("apply", out=created.replace("orders", "billing")) \
+        .reply("rollout", "status", out=recorded("status-deadline.out").replace("orders", "billing"),
+               err=recorded("status-deadline.err").replace("orders", "billing"), rc=1) \
+        .reply("delete", out=recorded("delete.out").replace("orders", "billing")) \
+        .reply("delete", out=recorded("delete.out"))
+    proc = meta("rollout", "production", "--include-only", "orders,billing", "--json", cwd=workspace,
+                env={"DOCKER_HOST": "unix:///nonexistent/metarepo-test.sock"})
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["target"] == "kubernetes"
+    steps = {s["service"]: s for s in doc["services"]}
+    assert steps["orders"]["state"] == "rolled back"
+    assert steps["orders"]["detail"] == "removed deployment/orders and service/orders (created by this rollout)"
+    assert steps["billing"]["state"] == "failed" and "exceeded its progress deadline" in steps["billing"]["detail"]
+    assert [c["argv"][:2] for c in kubectl.calls] == [
+        ["get", "deployment/orders"], ["apply", "-f"], ["rollout", "status"],
+        ["get", "deployment/billing"], ["apply", "-f"], ["rollout", "status"],
+        ["delete", "deployment/billing"], ["delete", "deployment/orders"]]
+    sha = git("rev-parse", "HEAD", cwd=workspace / "services/orders")
+    assert f"127.0.0.1:5000/demo/orders:{sha}" in kubectl.calls[1]["stdin"]  # no engine to ask: by tag
+    assert not (workspace / "environments").exists()
