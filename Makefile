@@ -28,6 +28,9 @@ demo: $(BIN)/meta
 	cd $(DEMO)/workspace && ../../../$(BIN)/meta project list
 	-cd $(DEMO)/workspace && ../../../$(BIN)/meta contracts check  # the fleet ships one breaking pair: exit 1 is expected
 	cd $(DEMO)/workspace && ../../../$(BIN)/meta graph --format html -o graph.html && ../../../$(BIN)/meta graph
+	@# images: what would be built, and a rollout plan in the contracts' order (no Docker engine needed for either)
+	cd $(DEMO)/workspace && ../../../$(BIN)/meta build --dry-run
+	cd $(DEMO)/workspace && ../../../$(BIN)/meta rollout staging --dry-run --exclude notifications
 
 test: system-deps $(BIN)/meta
 	$(BIN)/python -m pytest

@@ -28,10 +28,11 @@ def _indent(text: str, prefix: str = "    ") -> str:
 @_REGISTRY
 @click.option("--tag", "extra_tags", multiple=True, metavar="T", help="Another tag for every image (repeatable).")
 @click.option("--no-cache", is_flag=True, help="Build without the engine's layer cache.")
+@click.option("--dry-run", is_flag=True, help="Print what would be built, in which order, as what; build nothing.")
 @_JSON
 @click.pass_context
 def build(ctx: click.Context, since: str | None, push: bool, registry: str | None, extra_tags: tuple[str, ...],
-          no_cache: bool, as_json: bool, **kwargs: Any) -> int:
+          no_cache: bool, dry_run: bool, as_json: bool, **kwargs: Any) -> int:
     """Build (and push) the Docker image of every selected project, in parallel.
 
     Images are tagged <registry>/<image>:<git sha> (<sha>-dirty for a work
@@ -54,6 +55,8 @@ def build(ctx: click.Context, since: str | None, push: bool, registry: str | Non
                 _echo(style(f"- {name}: {why}", fg="yellow", err=True), err=True)
             _echo("build: nothing to build", err=True)
         return 0
+    if dry_run:
+        return _show_build_plan(plan, as_json)
     client = connect(pool=jobs + 2)
     reporter = ProgressReporter("build") if not as_json else None
 
@@ -89,6 +92,24 @@ def build(ctx: click.Context, since: str | None, push: bool, registry: str | Non
         _echo(summary_line("build" + (" and push" if push else ""), run, ok_word="built"), err=True)
     status = exit_status(run)
     return status if status else (1 if plan.failed else 0)
+
+
+def _show_build_plan(plan, as_json: bool) -> int:
+    if as_json:
+        emit_json({"images": [{"project": s.project, "image": s.repository, "tags": list(s.references),
+                               "after": list(plan.needs.get(s.project, ()))} for s in plan.specs],
+                   "failed": [{"project": k, "reason": v} for k, v in plan.failed.items()],
+                   "skipped": _skipped_json(plan.skipped)})
+    else:
+        rows = [[s.project, s.references[0].rsplit("/", 1)[-1][:60], ", ".join(plan.needs.get(s.project, ()))]
+                for s in plan.specs]
+        _echo(table(["PROJECT", "IMAGE", "AFTER"], rows))
+        for name, why in plan.failed.items():
+            _echo(style(f"✗ {name}: {why}", fg="red", err=True), err=True)
+        for name, why in plan.skipped.items():
+            _echo(style(f"- {name}: skipped, {why}", fg="yellow", err=True), err=True)
+        _echo(f"build: {len(plan.specs)} would be built (dry run: nothing was)", err=True)
+    return 1 if plan.failed else 0
 
 
 def _built_json(outcome) -> dict[str, Any]:

@@ -172,3 +172,18 @@ def test_services_without_contracts_keep_manifest_order(tmp_path: Path, meta):
     assert doc["order_from"] == "manifest"
     assert [s["project"] for s in doc["services"]] == ["images/base", "images/api", "images/worker", "images/solo"]
     assert doc["skipped"] == [{"project": "images/docs", "reason": "no Dockerfile: nothing to deploy"}]
+
+
+def test_build_dry_run_shows_the_order_and_builds_nothing(tmp_path: Path, meta):
+    root = make_layered_fleet(tmp_path, "127.0.0.1:5999/t", None)
+    proc = meta("build", "--dry-run", "--json", cwd=root, env=NO_ENGINE)  # no engine is asked
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [(i["project"], i["after"]) for i in doc["images"]] == [
+        ("images/base", []), ("images/api", ["images/base"]), ("images/worker", ["images/base"]),
+        ("images/solo", [])]
+    sha = git("rev-parse", "HEAD", cwd=root / "images/api")
+    assert doc["images"][1]["tags"] == [f"127.0.0.1:5999/t/api:{sha}", "127.0.0.1:5999/t/api:latest"]
+    proc = meta("build", "--dry-run", cwd=root, env=NO_ENGINE)
+    assert "images/api     api:" in proc.stdout and proc.stdout.splitlines()[2].endswith("images/base")
+    assert not (root / ".metarepo" / "builds").exists()
