@@ -11,8 +11,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from metarepo.ci.templates import OUTPUTS, OVERRIDE_DIR, BUILTIN_DIR, Output, template_environment, \
-    template_origin
+from metarepo.ci.templates import OUTPUTS, OVERRIDE_DIR, BUILTIN_DIR, Output, check_override_blocks, \
+    template_environment, template_origin
 from metarepo.ci.values import PipelineValues
 from metarepo.errors import ManifestError, MetaError
 
@@ -103,21 +103,37 @@ def render_template(meta_root: Path | None, output: Output, values: PipelineValu
     env = template_environment(meta_root, output.dialect)
     context = values.as_context()
     context["on_default_branch"] = default_branch_condition(values.provider, values.branch)
+    template = None
     try:
         template = env.get_template(output.template)
+        check_override_blocks(env, template)
         text = template.render(context)
     except jinja2.TemplateSyntaxError as exc:
         raise ManifestError(f"template syntax error: {exc.message}", file=_shown_file(exc.filename,
                             exc.name or output.template), line=exc.lineno) from None
     except jinja2.TemplateNotFound as exc:
+        file, line = (template.filename, _line_naming(template.filename, exc.name)) if template else (None, None)
         raise ManifestError(f"template {exc.name!r} not found (in {OVERRIDE_DIR}/ of the meta repo or the "
-                            "built-in templates)", file=output.template) from None
+                            "built-in templates)", file=_shown_file(file, output.template), line=line) from None
+    except ManifestError:
+        raise
     except (jinja2.TemplateError, MetaError) as exc:
         file, line = _template_frame(exc)
         message = exc.message if isinstance(exc, MetaError) else str(exc)
         raise ManifestError(f"rendering for {values.project}: {message}",
                             file=_shown_file(file, output.template), line=line) from None
     return text if text.endswith("\n") else text + "\n"
+
+
+def _line_naming(filename: str | None, name: str | None) -> int | None:
+    """The first line of ``filename`` that mentions the template ``name`` (an extends or include)."""
+    if not filename or not name:
+        return None
+    try:
+        lines = Path(filename).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    return next((n for n, text in enumerate(lines, 1) if name in text), None)
 
 
 def _shown_file(filename: str | None, fallback: str) -> str:

@@ -208,6 +208,30 @@ def test_a_template_syntax_error_names_the_file_and_line(meta, ws: Path) -> None
     assert_nothing_written(ws)
 
 
+def test_an_override_block_the_builtin_does_not_have_is_refused(meta, ws: Path) -> None:
+    """Jinja would ignore a misspelt block and keep the built-in stage, saying nothing."""
+    write_override(ws, "github/cd.yml.j2", '{% extends "builtin/github/cd.yml.j2" %}\n\n{% block tset %}\n'
+                                                  "  x: 1\n{% endblock %}\n")
+    proc = meta("ci", "generate", cwd=ws)
+    assert proc.returncode == 2
+    assert (f"{ws / 'ci-templates/github/cd.yml.j2'}:3: block 'tset' is not in 'builtin/github/cd.yml.j2', "
+            "so it would be ignored; its blocks are build, checkout, contracts,") in proc.stderr
+    assert_nothing_written(ws)
+    nested = ('{% extends "builtin/github/cd.yml.j2" %}\n{% block test %}\n  test:\n    runs-on: ubuntu-latest\n'
+              "    steps:\n{% block lint %}\n      - run: make lint\n{% endblock %}\n{% endblock %}\n")
+    write_override(ws, "github/cd.yml.j2", nested)  # a new block inside a redefined one is the override's own
+    assert meta("ci", "generate", cwd=ws).returncode == 0
+
+
+def test_extending_a_template_that_does_not_exist_names_the_line(meta, ws: Path) -> None:
+    write_override(ws, "gitlab/gitlab-ci.yml.j2", '{# ours #}\n{% extends "builtin/gitlab/gitlab.yml.j2" %}\n')
+    proc = meta("ci", "generate", "--provider", "gitlab", cwd=ws)
+    assert proc.returncode == 2
+    assert (f"{ws / 'ci-templates/gitlab/gitlab-ci.yml.j2'}:2: template 'builtin/gitlab/gitlab.yml.j2' not found"
+            in proc.stderr)
+    assert_nothing_written(ws)
+
+
 def test_an_undefined_name_in_a_template_names_the_line(meta, ws: Path) -> None:
     write_override(ws, "github/cd.yml.j2", '{% extends "builtin/github/cd.yml.j2" %}\n{% block test %}\n'
                                                   "  test: {{ no_such_value }}\n{% endblock %}\n")
