@@ -111,7 +111,10 @@ def check_override_blocks(env: Any, template: Any) -> None:
         _checked.add(stamp)
         return
     parent_name = extends.template.value
-    known = _blocks_of(env, parent_name)
+    if env.get_template(parent_name).filename == filename:
+        raise ManifestError(f"this override extends itself ({parent_name!r} is this file); extend the built-in "
+                            f"one as \"builtin/{template.name}\"", file=filename, line=extends.lineno)
+    known = _blocks_of(env, parent_name, {filename})
     for block in _own_blocks(tree):
         if block.name not in known:
             raise ManifestError(f"block {block.name!r} is not in {parent_name!r}, so it would be ignored; its blocks "
@@ -119,15 +122,19 @@ def check_override_blocks(env: Any, template: Any) -> None:
     _checked.add(stamp)
 
 
-def _blocks_of(env: Any, name: str) -> set[str]:
-    """Every block ``name`` and the templates it extends define."""
+def _blocks_of(env: Any, name: str, seen: set[str]) -> set[str]:
+    """Every block ``name`` and the templates it extends define (``seen``: files already on the chain)."""
     from jinja2 import nodes
 
-    names = set(env.get_template(name).blocks)
-    source = env.loader.get_source(env, name)[0]
-    extends = env.parse(source).find(nodes.Extends)
+    from metarepo.errors import ManifestError
+
+    template = env.get_template(name)
+    if template.filename in seen:
+        raise ManifestError(f"templates extend each other in a circle through {name!r}", file=template.filename)
+    names = set(template.blocks)
+    extends = env.parse(env.loader.get_source(env, name)[0]).find(nodes.Extends)
     if extends is not None and isinstance(extends.template, nodes.Const):
-        names |= _blocks_of(env, extends.template.value)
+        names |= _blocks_of(env, extends.template.value, seen | {template.filename})
     return names
 
 

@@ -223,6 +223,22 @@ def test_an_override_block_the_builtin_does_not_have_is_refused(meta, ws: Path) 
     assert meta("ci", "generate", cwd=ws).returncode == 0
 
 
+def test_an_override_extending_its_own_name_says_to_extend_builtin(meta, ws: Path) -> None:
+    """`{% extends "github/cd.yml.j2" %}` in ci-templates/github/cd.yml.j2 finds itself, not the built-in."""
+    write_override(ws, "github/cd.yml.j2", '{% extends "github/cd.yml.j2" %}\n{% block test %}\n  test: {}\n'
+                                                  "{% endblock %}\n")
+    proc = meta("ci", "generate", cwd=ws)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (f"meta: {ws / 'ci-templates/github/cd.yml.j2'}:1: this override extends itself "
+                                   "('github/cd.yml.j2' is this file); extend the built-in one as "
+                                   '"builtin/github/cd.yml.j2"')
+    write_override(ws, "github/cd.yml.j2", '{% extends "github/base.j2" %}\n')
+    write_override(ws, "github/base.j2", '{% extends "github/cd.yml.j2" %}\n')
+    proc = meta("ci", "generate", cwd=ws)
+    assert proc.returncode == 2 and "templates extend each other in a circle" in proc.stderr, proc.stderr
+    assert_nothing_written(ws)
+
+
 def test_extending_a_template_that_does_not_exist_names_the_line(meta, ws: Path) -> None:
     write_override(ws, "gitlab/gitlab-ci.yml.j2", '{# ours #}\n{% extends "builtin/gitlab/gitlab.yml.j2" %}\n')
     proc = meta("ci", "generate", "--provider", "gitlab", cwd=ws)
