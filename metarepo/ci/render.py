@@ -117,12 +117,30 @@ def render_template(meta_root: Path | None, output: Output, values: PipelineValu
                             "built-in templates)", file=_shown_file(file, output.template), line=line) from None
     except ManifestError:
         raise
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"a template is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                            file=_undecodable(meta_root) or output.template) from None
     except (jinja2.TemplateError, MetaError) as exc:
         file, line = _template_frame(exc)
         message = exc.message if isinstance(exc, MetaError) else str(exc)
         raise ManifestError(f"rendering for {values.project}: {message}",
                             file=_shown_file(file, output.template), line=line) from None
     return text if text.endswith("\n") else text + "\n"
+
+
+def _undecodable(meta_root: Path | None) -> str | None:
+    """The first file under the meta repo's ci-templates/ that is not UTF-8 (only asked after one failed)."""
+    if meta_root is None:
+        return None
+    for path in sorted((Path(meta_root) / OVERRIDE_DIR).rglob("*")):
+        try:
+            if path.is_file():
+                path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            return str(path)
+        except OSError:
+            continue
+    return None
 
 
 def _line_naming(filename: str | None, name: str | None) -> int | None:

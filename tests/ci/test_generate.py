@@ -239,6 +239,15 @@ def test_an_override_extending_its_own_name_says_to_extend_builtin(meta, ws: Pat
     assert_nothing_written(ws)
 
 
+def test_an_override_that_is_not_utf8_is_named(meta, ws: Path) -> None:
+    file = write_override(ws, "github/cd.yml.j2", "")
+    file.write_bytes(b'{% extends "builtin/github/cd.yml.j2" %}\n{# caf\xe9 #}\n')  # Latin-1, not UTF-8
+    proc = meta("ci", "generate", cwd=ws)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"meta: {file}: a template is not UTF-8 text")
+    assert_nothing_written(ws)
+
+
 def test_extending_a_template_that_does_not_exist_names_the_line(meta, ws: Path) -> None:
     write_override(ws, "gitlab/gitlab-ci.yml.j2", '{# ours #}\n{% extends "builtin/gitlab/gitlab.yml.j2" %}\n')
     proc = meta("ci", "generate", "--provider", "gitlab", cwd=ws)
