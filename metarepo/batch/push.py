@@ -1,4 +1,8 @@
-"""``meta batch push``: push each repo's batch branch; a rejected push is that repo's failure only."""
+"""``meta batch push``: push each repo's batch branch; a rejected push is that repo's failure only.
+
+Only a branch meta batch made is pushed (never the default branch, never
+somebody's branch that happens to have the name), and never forced.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +45,12 @@ def push_branches(projects: Sequence[Project], *, branch: str, jobs: int, report
             raise Skip("not cloned")
         if not gitbranch.has_branch(project.path, branch):
             raise Skip(f"no branch {branch} here (nothing changed?)")
+        base = gitbranch.base_branch(project)
+        if branch == base:
+            raise Failed(f"{branch} is this repo's default branch; meta batch push only pushes batch branches")
+        if not gitbranch.is_ours(project.path, f"refs/heads/{branch}", branch, base):
+            raise Failed(f"branch {branch} here was not made by meta batch; not pushed (push it yourself if you "
+                         "mean to)")
         commit = git.run_git(["rev-parse", f"refs/heads/{branch}"], cwd=project.path).stdout.strip()
         proc = git.run_git(["push", "--porcelain", "origin", f"refs/heads/{branch}:refs/heads/{branch}"],
                            cwd=project.path, check=False)

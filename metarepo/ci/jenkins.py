@@ -4,7 +4,9 @@ The checks are the ones Jenkins' declarative validator makes before a build
 can start: one ``pipeline { }`` with ``agent`` and ``stages``, only known
 sections, every ``stage('name')`` named once and holding exactly one of
 ``steps``, ``stages``, ``parallel`` or ``matrix``; and ours: a deploy stage
-runs on the default branch only (``when { branch 'master' }``).
+runs on the default branch only (``when { branch 'master' }``), and one with
+an ``input`` checks that ``when`` first (``beforeInput true``): Jenkins asks for
+a stage's input before its ``when`` unless told, so every branch would wait.
 """
 
 from __future__ import annotations
@@ -105,6 +107,15 @@ def _check_deploy(stage: Call, name: str, directives: list[Call], branch: str) -
     if branch not in branches:
         raise JenkinsfileInvalid(stage.line, f"deploy stage {name!r} must run on the default branch only: "
                                              f"add `when {{ branch '{branch}' }}`")
+    if any(d.name == "input" for d in directives) and not _before_input(when):
+        raise JenkinsfileInvalid(when.line, f"deploy stage {name!r} asks for its input before `when` is checked, "
+                                            "so every branch's build would wait for approval: add "
+                                            "`beforeInput true` to its `when`")
+
+
+def _before_input(when: Call) -> bool:
+    return any(c.name == "beforeInput" and len(c.args) == 1 and c.args[0].text == b"true"
+               for c in _calls(when.closure))
 
 
 def _known(calls: list[Call], allowed: set[str], where: str) -> None:

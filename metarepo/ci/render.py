@@ -11,8 +11,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from metarepo.ci.templates import OUTPUTS, OVERRIDE_DIR, BUILTIN_DIR, Output, template_environment, \
-    template_origin
+from metarepo.ci.templates import OUTPUTS, OVERRIDE_DIR, BUILTIN_DIR, Output, check_override_blocks, \
+    template_environment, template_origin
 from metarepo.ci.values import PipelineValues
 from metarepo.errors import ManifestError, MetaError
 
@@ -114,21 +114,55 @@ def render_text(meta_root: Path | None, template_name: str, dialect: str, contex
     import jinja2
 
     env = template_environment(meta_root, dialect)
+    template = None
     try:
         template = env.get_template(template_name)
+        check_override_blocks(env, template)
         text = template.render(context)
     except jinja2.TemplateSyntaxError as exc:
         raise ManifestError(f"template syntax error: {exc.message}", file=_shown_file(exc.filename,
                             exc.name or template_name), line=exc.lineno) from None
     except jinja2.TemplateNotFound as exc:
+        file, line = (template.filename, _line_naming(template.filename, exc.name)) if template else (None, None)
         raise ManifestError(f"template {exc.name!r} not found (in {OVERRIDE_DIR}/ of the meta repo or the "
-                            "built-in templates)", file=template_name) from None
+                            "built-in templates)", file=_shown_file(file, template_name), line=line) from None
+    except ManifestError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"a template is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                            file=_undecodable(meta_root) or template_name) from None
     except (jinja2.TemplateError, MetaError) as exc:
         file, line = _template_frame(exc)
         message = exc.message if isinstance(exc, MetaError) else str(exc)
         raise ManifestError(f"rendering for {subject}: {message}",
                             file=_shown_file(file, template_name), line=line) from None
     return text if text.endswith("\n") else text + "\n"
+
+
+def _undecodable(meta_root: Path | None) -> str | None:
+    """The first file under the meta repo's ci-templates/ that is not UTF-8 (only asked after one failed)."""
+    if meta_root is None:
+        return None
+    for path in sorted((Path(meta_root) / OVERRIDE_DIR).rglob("*")):
+        try:
+            if path.is_file():
+                path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            return str(path)
+        except OSError:
+            continue
+    return None
+
+
+def _line_naming(filename: str | None, name: str | None) -> int | None:
+    """The first line of ``filename`` that mentions the template ``name`` (an extends or include)."""
+    if not filename or not name:
+        return None
+    try:
+        lines = Path(filename).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    return next((n for n, text in enumerate(lines, 1) if name in text), None)
 
 
 def _shown_file(filename: str | None, fallback: str) -> str:

@@ -3,7 +3,8 @@
 ``ci`` (provider), ``test``, ``image``, ``branch``, ``registry`` and free
 ``vars`` come from the project's settings (defaults merged). Values that are
 free text (the project's name, the test command, var values) are escaped by
-the template dialect; values that name things (a branch, an image, a var's
+the template dialect (for Jenkins, which expands ``$`` in ``environment`` values
+whatever the quoting, a ``$`` in the name or a var is refused); values that name things (a branch, an image, a var's
 name) must be valid names, and a bad one is refused here with the manifest
 key that holds it.
 """
@@ -98,8 +99,20 @@ def values_for(manifest: Manifest, project: Project, provider: str | None = None
             raise ManifestError("a var's value must be a string or a number", file=file,
                                 key=_key(project, f"vars.{name}"))
         checked[name] = value if isinstance(value, str) else str(value)
+    if provider == "jenkins":
+        _refuse_dollar(project.name, file, f"projects.{project.name}")
+        for name, value in checked.items():
+            _refuse_dollar(value, file, _key(project, f"vars.{name}"))
     return PipelineValues(project=project.name, service=service, provider=provider, test=test,
                           branch=branch, image=image, vars=checked)
+
+
+def _refuse_dollar(text: str, file: str, key: str) -> None:
+    """Jenkins' ``environment { }`` resolves ``$NAME`` in a value and evaluates ``${...}`` as Groovy,
+    even in a single-quoted string, so no quoting keeps a ``$`` literal there."""
+    if "$" in text:
+        raise ManifestError("a Jenkins pipeline cannot hold '$' in an environment value (Jenkins expands "
+                            "$NAME and evaluates ${...} there); remove it", file=file, key=key)
 
 
 def _key(project: Project, name: str) -> str:

@@ -127,6 +127,28 @@ def test_a_rejected_push_is_reported_per_repo_and_the_others_go_on(meta, workspa
         assert has_ref(remotes(workspace) / f"{name}.git", "refs/heads/bump")
 
 
+def test_push_only_pushes_branches_meta_batch_made(meta, workspace: Path) -> None:
+    assert meta(*BUMP[:2], "--exclude", "orders", *BUMP[2:], cwd=workspace).returncode == 0
+    orders = workspace / "services/orders"
+    git("checkout", "-q", "-b", "bump", cwd=orders)  # somebody's own branch of that name, never pushed
+    (orders / "wip.txt").write_text("not for sharing yet\n")
+    git("add", "wip.txt", cwd=orders)
+    git("commit", "-q", "-m", "Work in progress", cwd=orders)
+    git("checkout", "-q", "master", cwd=orders)
+    proc = meta("batch", "push", cwd=workspace)
+    assert proc.returncode == 1
+    assert "services/orders: branch bump here was not made by meta batch; not pushed" in proc.stdout
+    assert not has_ref(remotes(workspace) / "orders.git", "refs/heads/bump")
+    assert has_ref(remotes(workspace) / "billing.git", "refs/heads/bump")
+    (orders / "local.txt").write_text("an unpushed commit on master\n")
+    git("add", "local.txt", cwd=orders)
+    git("commit", "-q", "-m", "Local only", cwd=orders)
+    proc = meta("batch", "push", "--branch", "master", "--include-only", "orders", cwd=workspace)
+    assert proc.returncode == 1 and "master is this repo's default branch" in proc.stdout
+    assert git("--git-dir", str(remotes(workspace) / "orders.git"), "rev-parse", "master", cwd=workspace) == \
+        git("rev-parse", "origin/master", cwd=orders)
+
+
 def test_a_repo_with_no_default_branch_fails_clearly(meta, workspace: Path) -> None:
     edit(workspace, lambda d: d["metarepo"]["projects"]["services/billing"].update(branch="trunk"))
 

@@ -208,6 +208,55 @@ def test_a_template_syntax_error_names_the_file_and_line(meta, ws: Path) -> None
     assert_nothing_written(ws)
 
 
+def test_an_override_block_the_builtin_does_not_have_is_refused(meta, ws: Path) -> None:
+    """Jinja would ignore a misspelt block and keep the built-in stage, saying nothing."""
+    write_override(ws, "github/cd.yml.j2", '{% extends "builtin/github/cd.yml.j2" %}\n\n{% block tset %}\n'
+                                                  "  x: 1\n{% endblock %}\n")
+    proc = meta("ci", "generate", cwd=ws)
+    assert proc.returncode == 2
+    assert (f"{ws / 'ci-templates/github/cd.yml.j2'}:3: block 'tset' is not in 'builtin/github/cd.yml.j2', "
+            "so it would be ignored; its blocks are build, checkout, contracts,") in proc.stderr
+    assert_nothing_written(ws)
+    nested = ('{% extends "builtin/github/cd.yml.j2" %}\n{% block test %}\n  test:\n    runs-on: ubuntu-latest\n'
+              "    steps:\n{% block lint %}\n      - run: make lint\n{% endblock %}\n{% endblock %}\n")
+    write_override(ws, "github/cd.yml.j2", nested)  # a new block inside a redefined one is the override's own
+    assert meta("ci", "generate", cwd=ws).returncode == 0
+
+
+def test_an_override_extending_its_own_name_says_to_extend_builtin(meta, ws: Path) -> None:
+    """`{% extends "github/cd.yml.j2" %}` in ci-templates/github/cd.yml.j2 finds itself, not the built-in."""
+    write_override(ws, "github/cd.yml.j2", '{% extends "github/cd.yml.j2" %}\n{% block test %}\n  test: {}\n'
+                                                  "{% endblock %}\n")
+    proc = meta("ci", "generate", cwd=ws)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (f"meta: {ws / 'ci-templates/github/cd.yml.j2'}:1: this override extends itself "
+                                   "('github/cd.yml.j2' is this file); extend the built-in one as "
+                                   '"builtin/github/cd.yml.j2"')
+    write_override(ws, "github/cd.yml.j2", '{% extends "github/base.j2" %}\n')
+    write_override(ws, "github/base.j2", '{% extends "github/cd.yml.j2" %}\n')
+    proc = meta("ci", "generate", cwd=ws)
+    assert proc.returncode == 2 and "templates extend each other in a circle" in proc.stderr, proc.stderr
+    assert_nothing_written(ws)
+
+
+def test_an_override_that_is_not_utf8_is_named(meta, ws: Path) -> None:
+    file = write_override(ws, "github/cd.yml.j2", "")
+    file.write_bytes(b'{% extends "builtin/github/cd.yml.j2" %}\n{# caf\xe9 #}\n')  # Latin-1, not UTF-8
+    proc = meta("ci", "generate", cwd=ws)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"meta: {file}: a template is not UTF-8 text")
+    assert_nothing_written(ws)
+
+
+def test_extending_a_template_that_does_not_exist_names_the_line(meta, ws: Path) -> None:
+    write_override(ws, "gitlab/gitlab-ci.yml.j2", '{# ours #}\n{% extends "builtin/gitlab/gitlab.yml.j2" %}\n')
+    proc = meta("ci", "generate", "--provider", "gitlab", cwd=ws)
+    assert proc.returncode == 2
+    assert (f"{ws / 'ci-templates/gitlab/gitlab-ci.yml.j2'}:2: template 'builtin/gitlab/gitlab.yml.j2' not found"
+            in proc.stderr)
+    assert_nothing_written(ws)
+
+
 def test_an_undefined_name_in_a_template_names_the_line(meta, ws: Path) -> None:
     write_override(ws, "github/cd.yml.j2", '{% extends "builtin/github/cd.yml.j2" %}\n{% block test %}\n'
                                                   "  test: {{ no_such_value }}\n{% endblock %}\n")

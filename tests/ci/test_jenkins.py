@@ -20,7 +20,7 @@ GOOD = """pipeline {
       }
     }
     stage('Deploy') {
-      when { branch 'main' }
+      when { beforeInput true; branch 'main' }
       input {
         message 'Deploy?'
       }
@@ -46,7 +46,9 @@ def test_a_good_declarative_pipeline_passes() -> None:
     (("  agent any\n", ""), 1, "`pipeline` has no `agent` section"),
     (("  post {", "  stuff {"), 26, "unknown section `stuff` in pipeline"),
     (("stage('Unit')", "stage('Lint')"), 22, "stage 'Lint' appears twice"),
-    (("when { branch 'main' }", "when { branch 'develop' }"), 12, "deploy stage 'Deploy' must run on the default branch"),
+    (("branch 'main' }", "branch 'develop' }"), 12, "deploy stage 'Deploy' must run on the default branch"),
+    (("beforeInput true; ", ""), 13, "asks for its input before `when` is checked"),
+    (("beforeInput true; ", "beforeInput false; "), 13, "add `beforeInput true` to its `when`"),
     (("      steps { sh 'deploy' }\n", ""), 12, "stage 'Deploy' needs exactly one of steps"),
     (("    stage('Test') {", "    stage {"), 7, "a stage needs a name in quotes"),
     (("      }\n    }\n    stage('Deploy')", "    }\n    stage('Deploy')"), 8, "not closed where its indentation says"),

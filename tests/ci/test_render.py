@@ -90,3 +90,22 @@ def test_github_expressions_in_values_are_not_evaluated() -> None:
     text = render_pipeline(None, values("github", test="echo ${{ secrets.DEPLOY_KEY }}")).files[0].text
     run = yaml.safe_load(text.replace("\non:", '\n"on":'))["jobs"]["test"]["steps"][-1]["run"]
     assert run == "echo ${{ '${{' }} secrets.DEPLOY_KEY }}"
+
+
+def test_validation_needs_no_network() -> None:
+    """The vendored schemas are read from the installed check-jsonschema; a fresh process with every
+    socket refused still renders and validates each provider's pipeline."""
+    import subprocess
+    import sys
+
+    code = ("import socket\n"
+            "def refuse(*a, **k): raise OSError('network used')\n"
+            "socket.socket.connect = refuse; socket.create_connection = refuse; socket.getaddrinfo = refuse\n"
+            "from metarepo.ci import PROVIDERS\nfrom metarepo.ci.render import render_pipeline\n"
+            "from metarepo.ci.values import PipelineValues\n"
+            "for p in PROVIDERS:\n"
+            "    render_pipeline(None, PipelineValues('services/o', 'o', p, 'make test', 'master', 'o', {}))\n"
+            "from metarepo.ci.validate import schema_validator\n"
+            "assert all(schema_validator(p) for p in ('github', 'circleci', 'gitlab'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

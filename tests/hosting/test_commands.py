@@ -63,6 +63,37 @@ def test_a_batch_change_lands_as_branches_and_recorded_pull_request_calls(meta, 
                                           "failing": ["test"]}
 
 
+def _one_pushed_change(meta, workspace: Path) -> None:
+    data = json.loads((workspace / ".meta").read_text())
+    data["projects"] = {name: f"https://github.com/acme/{name.rsplit('/', 1)[1]}.git" for name in data["projects"]}
+    (workspace / ".meta").write_text(json.dumps(data, indent=2) + "\n")  # the clones still push to bare remotes
+    run = meta("batch", "run", "-b", "bump", "-m", "Bump the version", "--include-only", "orders", "--", "sh", "-c",
+               "echo 2 > VERSION", cwd=workspace)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert meta("batch", "push", cwd=workspace).returncode == 0
+
+
+def test_batch_pr_draft_opens_a_draft(meta, workspace: Path, capsys, tmp_path: Path) -> None:
+    _one_pushed_change(meta, workspace)
+    body = tmp_path / "body.md"
+    body.write_text(BODY)
+    with replay("pr_draft"):  # the recorded POST must carry "draft": true, or the request matches nothing
+        code, out, err = meta_here(capsys, "-C", str(workspace), "batch", "pr", "--title", "Bump the version",
+                                   "--body-file", str(body), "--draft", "--include-only", "orders")
+    assert code == 0, err
+    assert "services/orders: #7 opened (draft) https://github.com/acme/orders/pull/7" in out
+
+
+def test_batch_status_table(meta, workspace: Path, capsys) -> None:
+    _one_pushed_change(meta, workspace)
+    with replay("status_failing"):
+        code, out, err = meta_here(capsys, "-C", str(workspace), "batch", "status", "--include-only", "orders")
+    assert code == 0, err
+    header, row = out.splitlines()[:2]
+    assert header.split() == ["PROJECT", "PR", "STATE", "CHECKS", "URL"]
+    assert row.split() == ["services/orders", "#7", "open", "failure", "(test)", "https://github.com/acme/orders/pull/7"]
+
+
 def test_batch_pr_without_a_token_is_one_clear_line(capsys, workspace: Path, monkeypatch) -> None:
     monkeypatch.delenv("GITHUB_TOKEN")
     code, out, err = meta_here(capsys, "-C", str(workspace), "batch", "pr", "--title", "x", "--branch", "bump")
