@@ -46,6 +46,22 @@ def extend(children):
         st.builds(lambda bs: {"oneOf": bs}, st.lists(children, min_size=1, max_size=3)),
         st.builds(lambda bs: {"allOf": bs}, st.lists(children, min_size=1, max_size=3)),
         st.builds(lambda n: {"not": n}, children),
+        # keywords beyond Confluent's list
+        st.builds(lambda p, d: {"type": "object", "properties": p, "dependentRequired": d}, props,
+                  st.dictionaries(NAMES, st.lists(NAMES, unique=True, max_size=2), max_size=2)),
+        st.builds(lambda p, d: {"type": "object", "properties": p, "dependentSchemas": d}, props,
+                  st.dictionaries(NAMES, children, max_size=2)),
+        st.builds(lambda p, n, a: {"type": "object", "properties": p, "propertyNames": n,
+                                   "additionalProperties": a}, props,
+                  st.one_of(st.builds(lambda m: {"maxLength": m}, SMALL), st.just({"enum": ["a", "b", "xy"]})),
+                  st.booleans()),
+        st.builds(lambda i, t, e: {"if": i, "then": t, "else": e}, children, children, children),
+        st.builds(lambda c, lo, more: {"type": "array", "contains": c, "minContains": lo, "maxContains": lo + more},
+                  children, st.integers(0, 2), st.integers(0, 2)),
+        st.builds(lambda p, bs, u: {"type": "object", "properties": p, "allOf": bs, "unevaluatedProperties": u},
+                  props, st.lists(children, max_size=2), st.one_of(st.just(False), children)),
+        st.builds(lambda pre, u: {"type": "array", "prefixItems": pre, "unevaluatedItems": u},
+                  st.lists(children, max_size=2), st.one_of(st.just(False), children)),
     )
 
 
