@@ -135,7 +135,11 @@ def test_avro_payloads(tmp_path):
     ({"contracts.yaml": "consumes: {a: {schema: b.json}}\n", "b.json": '{"type": "object",}'},
      r"b\.json:1:\d+: invalid JSON"),
     ({"contracts.yaml": "publishes: {a: {schema: {type: objekt}}}\n"},
-     r"not a valid JSON Schema at type: 'objekt' is not valid"),
+     r"not a valid JSON Schema at type: \"objekt\" is not valid"),
+    ({"contracts.yaml": "publishes: {a: {schema: {type: object, required: yes}}}\n"},
+     r"not a valid JSON Schema at required: true is not of type 'array'"),
+    ({"contracts.yaml": "publishes: {a: {schema: {type: array, items: [{type: string}]}}}\n"},
+     r'at items: \[\{"type": "string"\}\] is not of type .* 2020-12 says prefixItems'),
     ({"contracts.yaml": "publishes: {a: {schema: {properties: {x: {minLength: -1}}}}}\n"},
      r"not a valid JSON Schema at properties/x/minLength"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: '#/$defs/nope'}}}\n"}, r"unresolvable \$ref '#/\$defs/nope'"),
@@ -171,3 +175,4 @@ def test_same_message_twice_with_the_same_schema_is_fine(tmp_path):
     write(tmp_path, "contracts.yaml", "publishes: {a: {schema: {type: string}}}\n")
     write(tmp_path, "asyncapi.yaml", "asyncapi: 2.6.0\nchannels: {a: {subscribe: {message: {payload: {type: string}}}}}\n")
     assert "a" in load(tmp_path).publishes
+
