@@ -176,3 +176,18 @@ def test_same_message_twice_with_the_same_schema_is_fine(tmp_path):
     write(tmp_path, "asyncapi.yaml", "asyncapi: 2.6.0\nchannels: {a: {subscribe: {message: {payload: {type: string}}}}}\n")
     assert "a" in load(tmp_path).publishes
 
+
+def test_yaml_merge_keys_may_override_what_they_merge(tmp_path):
+    """`<<: *base` then a key of the mapping's own is YAML's override, not a key written twice."""
+    write(tmp_path, "contracts.yaml", """\
+        x-base: &base {type: object, properties: {id: {type: string}}, additionalProperties: false}
+        publishes:
+          a.made: {schema: {<<: *base, additionalProperties: true}}
+          b.made: {schema: {<<: *base, required: [id]}}
+        """)
+    contract = load(tmp_path)
+    assert contract.publishes["a.made"].document["additionalProperties"] is True
+    assert contract.publishes["b.made"].document["required"] == ["id"]
+    write(tmp_path, "contracts.yaml", "publishes: {a: {schema: {<<: {type: object}, title: x, title: y}}}\n")
+    with pytest.raises(ManifestError, match="key 'title' appears twice"):
+        load(tmp_path)
