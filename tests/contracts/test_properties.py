@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -114,3 +114,42 @@ def test_compatible_means_the_reader_accepts_what_the_writer_sends(writer, reade
     for message in _Generator(w.document).values(w.document, hint=r.document)[:200]:
         if writer_ok(message):
             assert reader_ok(message), message
+
+
+KEYWORDS = st.sampled_from(["type", "properties", "required", "items", "prefixItems", "additionalProperties",
+                            "enum", "const", "anyOf", "oneOf", "allOf", "not", "$ref", "minimum", "maxLength",
+                            "pattern", "multipleOf", "dependentRequired", "propertyNames", "if", "then", "contains",
+                            "unevaluatedProperties", "$defs", "a", "x-y"])
+ANYTHING = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False, allow_infinity=False),
+              st.sampled_from(["string", "object", "#", "#/$defs/a", "#/nope", "other.json", "^a(", "a"])),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(KEYWORDS, children, max_size=4)),
+    max_leaves=12)
+
+
+@PROPERTY
+@given(st.one_of(SCHEMAS, ANYTHING), st.one_of(SCHEMAS, ANYTHING), st.sampled_from(["strict", "lenient"]))
+def test_any_document_as_a_schema_is_a_verdict_or_one_clear_error(writer, reader, policy):
+    """Whatever a contract file says (valid JSON Schema or not), the tool answers or says what is wrong."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from metarepo.contracts.compare import compare_schemas
+    from metarepo.contracts.loading import load_contract
+    from metarepo.contracts.sources import WorkTree
+    from metarepo.errors import MetaError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        document = {"publishes": {"m": {"schema": writer}}, "consumes": {"m": {"schema": reader}}}
+        (root / "contracts.json").write_text(json.dumps(document))
+        try:
+            contract = load_contract(WorkTree(root, "svc"), "svc")
+        except MetaError as exc:
+            assert exc.exit_code == 2 and "\n" not in str(exc), str(exc)
+            event("refused")
+            return
+    event("compared")
+    result = compare_schemas(contract.publishes["m"], contract.consumes["m"], policy)
+    assert isinstance(result.compatible, bool)
