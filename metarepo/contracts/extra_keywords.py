@@ -26,18 +26,24 @@ from metarepo.contracts.shapes import json_equal, merge, pointer, trivial
 _IN_PLACE = ("allOf", "anyOf", "oneOf", "if", "dependentSchemas", "dependencies", "$dynamicRef", "$recursiveRef")
 
 
+_KEYWORDS: dict[Any, frozenset[str]] = {}
+
+
 def keywords_of(root: Any) -> frozenset[str]:
     """The assertion keywords of the draft ``root`` declares (2020-12 when it declares none)."""
-    from jsonschema import Draft202012Validator, validators
+    draft = root.get("$schema") if isinstance(root, dict) else None
+    draft = draft if isinstance(draft, str) else None
+    if draft not in _KEYWORDS:
+        from jsonschema import Draft202012Validator, validators
 
-    cls = validators.validator_for(root, default=Draft202012Validator) if isinstance(root, dict) \
-        else Draft202012Validator
-    known = set(cls.VALIDATORS)
-    if "if" in known:
-        known |= {"then", "else"}
-    if "dependentRequired" in known:
-        known |= {"minContains", "maxContains"}
-    return frozenset(known)
+        cls = validators.validator_for({"$schema": draft} if draft else {}, default=Draft202012Validator)
+        known = set(cls.VALIDATORS)
+        if "if" in known:
+            known |= {"then", "else"}
+        if "dependentRequired" in known:
+            known |= {"minContains", "maxContains"}
+        _KEYWORDS[draft] = frozenset(known)
+    return _KEYWORDS[draft]
 
 
 def _dependencies(node: dict, keys: frozenset[str]) -> tuple[dict[str, list], dict[str, Any], str, str]:

@@ -163,15 +163,16 @@ def _make(node: Any, fmt: str, reader: _Reader, file: str, pointer: str, where: 
             node, file, pointer)
     if isinstance(bundled, dict) and "$schema" not in bundled:
         bundled = {"$schema": draft, **bundled}
-    check_json_schema(bundled, where)
-    return Schema.of(bundled, JSON_SCHEMA, where)
+    schema = Schema.of(bundled, JSON_SCHEMA, where)
+    check_json_schema(bundled, where, schema.digest)
+    return schema
 
 
-def check_json_schema(document: Any, where: str) -> None:
+def check_json_schema(document: Any, where: str, digest: str | None = None) -> None:
     """Refuse a schema that its metaschema rejects, naming the path; each content checked once."""
     if not isinstance(document, (dict, bool)):
         raise ManifestError("a schema must be a mapping or a boolean", file=where)
-    digest = digest_of(document)
+    digest = digest or digest_of(document)
     if digest in _CHECKED:
         return
     from metarepo.contracts.metaschema import check_schema

