@@ -265,6 +265,18 @@ def test_graph_output_errors_and_json_affected(meta, workspace):
     assert meta("graph", "--affected-by", "nope", cwd=workspace).returncode == 2
 
 
+def test_graph_affected_by_draws_that_part_of_the_graph(meta, workspace, tmp_path):
+    dot = meta("graph", "--affected-by", "gateway", "--format", "dot", cwd=workspace).stdout
+    assert '"service:services/gateway"' in dot and "message:" not in dot and "->" not in dot
+    mermaid = meta("graph", "--affected-by", "notifications", "--format", "mermaid", cwd=workspace).stdout
+    assert mermaid.strip().splitlines() == ["flowchart LR", '  n0["services/notifications"]']
+    out = tmp_path / "orders.html"
+    assert meta("graph", "--affected-by", "orders", "--format", "html", "-o", str(out), cwd=workspace).returncode == 0
+    html = out.read_text()
+    assert "services/notifications consumes order.created (breaking)" in html
+    assert "Breaking pairs" in html
+
+
 def test_check_against_a_ref_with_both_sides_changed(meta, workspace):
     # orders starts sending (and promising) `coupon`; billing starts requiring it.
     file = workspace / ORDERS / "schemas/order-created.json"
