@@ -156,11 +156,17 @@ def _make(node: Any, fmt: str, reader: _Reader, file: str, pointer: str, where: 
 
         parse_avro(node, where)
         return Schema.of(node, AVRO, where)
-    if self_rooted:  # an inline schema: "#" means the schema itself
-        bundled = reader.bundler(file, node).bundle(node, file, "")
-    else:
-        bundled = reader.bundler(file, document if document is not None else reader.load(file)).bundle(
-            node, file, pointer)
+    try:
+        if self_rooted:  # an inline schema: "#" means the schema itself
+            bundled = reader.bundler(file, node).bundle(node, file, "")
+        else:
+            bundled = reader.bundler(file, document if document is not None else reader.load(file)).bundle(
+                node, file, pointer)
+    except ManifestError as exc:  # a $ref in this schema's own file: name the schema, not just the file
+        own = f"{reader.label(file)}: "
+        if exc.line is None and exc.message.startswith(own) and where != reader.label(file):
+            raise ManifestError(exc.message[len(own):], file=where, hint=exc.hint) from None
+        raise
     if isinstance(bundled, dict) and "$schema" not in bundled:
         bundled = {"$schema": draft, **bundled}
     schema = Schema.of(bundled, JSON_SCHEMA, where)

@@ -143,6 +143,8 @@ def test_avro_payloads(tmp_path):
     ({"contracts.yaml": "publishes: {a: {schema: {properties: {x: {minLength: -1}}}}}\n"},
      r"not a valid JSON Schema at properties/x/minLength"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: '#/$defs/nope'}}}\n"}, r"unresolvable \$ref '#/\$defs/nope'"),
+    ({"contracts.yaml": "consumes: {a: {schema: {properties: {x: {$ref: '#/nope'}}}}}\n"},
+     r"contracts\.yaml#/consumes/a/schema: unresolvable \$ref '#/nope': nothing at '/nope'$"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: 'other.json'}}}\n"}, r"unresolvable \$ref 'other\.json': no file"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: 'https://example.com/s.json'}}}\n"}, r"remote references"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: '../../etc/passwd'}}}\n"}, r"outside the repository"),

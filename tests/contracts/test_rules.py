@@ -313,3 +313,11 @@ def test_each_draft_reads_its_own_keywords_when_the_sides_differ():
     assert not result.compatible and "max_length_added" in kinds(result)
     assert compare_schemas(schema({"type": "array", "items": [I, {"type": "string", "maxLength": 2}],
                                    "additionalItems": False}, DRAFT7), reader).compatible
+
+
+def test_a_conservative_verdict_with_no_possible_example_shows_none():
+    """'^a' and '^a.*' accept the same strings: the pattern change is reported (as Confluent does), but no
+    message can prove it, so none is shown; a made-up one would be a string both schemas accept."""
+    result = verdict({"type": "string", "pattern": "^a"}, {"type": "string", "pattern": "^a.*"})
+    assert not result.compatible and kinds(result) == {"pattern_changed"}
+    assert not result.has_example and result.as_json()["example"] is None
