@@ -9,7 +9,8 @@ about 10,000 (producer, consumer) pairs, a few of them breaking. Then it
 times, each as a fresh process, (1) the baseline: read and parse every
 contract file with the same YAML/JSON parser and nothing else, and (2)
 `meta contracts check --json`. It prints both times and the ratio; the goal
-is a ratio within 3x. Identical schema pairs are compared once (the check
+is a ratio within 3x. It also prints the ratio of CPU times and the load
+average: on a shared machine, wall time includes waiting for a core. Identical schema pairs are compared once (the check
 caches verdicts by content hash), which is what keeps the ratio down.
 """
 
