@@ -221,7 +221,8 @@ def _asyncapi(document: dict, file: str, reader: _Reader) -> tuple[dict, dict]:
                     parts = [follow(m, f"{m_ptr}/oneOf/{i}", m_file) for i, m in enumerate(message["oneOf"])]
                 else:
                     parts = [(message, m_file, m_ptr)]
-                _add(table, str(channel_name), _payloads(parts, reader, DRAFT_7))
+                _add(table, str(channel_name), _payloads(parts, reader, DRAFT_7,
+                                                         (label, f"channels.{channel_name}.{verb}.message")))
         return publishes, consumes
     operations = document.get("operations") or {}
     if not isinstance(operations, dict):
@@ -247,7 +248,7 @@ def _asyncapi(document: dict, file: str, reader: _Reader) -> tuple[dict, dict]:
         else:
             parts = [follow(m, f"{op_ptr}/messages/{i}", op_file) for i, m in enumerate(messages)]
         table = publishes if action == "send" else consumes
-        _add(table, str(name), _payloads(parts, reader, DRAFT_7))
+        _add(table, str(name), _payloads(parts, reader, DRAFT_7, (label, key)))
     return publishes, consumes
 
 
@@ -274,8 +275,11 @@ def _follower(reader: _Reader, file: str, document: Any) -> Callable[..., tuple[
     return follow
 
 
-def _payloads(parts: list[tuple[Any, str, str]], reader: _Reader, draft: str) -> Schema:
+def _payloads(parts: list[tuple[Any, str, str]], reader: _Reader, draft: str, at: tuple[str, str]) -> Schema:
     """One schema for the message(s) of an operation: a union when there are several."""
+    if not parts:
+        raise ManifestError("names no message (in the operation or its channel): nothing to check", file=at[0],
+                            key=at[1])
     schemas = []
     for message, file, pointer in parts:
         where = _where(reader, file, pointer)

@@ -156,6 +156,14 @@ def test_avro_payloads(tmp_path):
     ({"asyncapi.yaml": "asyncapi: 1.2.0\nchannels: {}\n"}, r"unknown AsyncAPI version '1\.2\.0'"),
     ({"asyncapi.yaml": "asyncapi: 3.0.0\noperations: {o: {action: publish, channel: {}}}\n"},
      r"'action' must be send or receive"),
+    ({"asyncapi.yaml": "asyncapi: 3.0.0\nchannels: {c: {address: a}}\n"
+                       "operations: {o: {action: send, channel: {$ref: '#/channels/c'}}}\n"},
+     r"asyncapi\.yaml: operations\.o: names no message"),
+    ({"asyncapi.yaml": "asyncapi: 3.0.0\nchannels: {c: {address: a, messages: {m: {payload: {}}}}}\n"
+                       "operations: {o: {action: receive, channel: {$ref: '#/channels/c'}, messages: []}}\n"},
+     r"operations\.o: names no message"),
+    ({"asyncapi.yaml": "asyncapi: 2.6.0\nchannels: {a: {publish: {message: {oneOf: []}}}}\n"},
+     r"channels\.a\.publish\.message: names no message"),
     ({"asyncapi.yaml": "asyncapi: 2.6.0\nchannels: {a: {subscribe: {message: {schemaFormat: application/x-protobuf, "
                        "payload: {}}}}}\n"}, r"unsupported schemaFormat"),
     ({"contracts.yaml": "publishes: {a: {format: avro, schema: {type: record, name: X}}}\n"},

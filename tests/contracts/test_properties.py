@@ -153,3 +153,69 @@ def test_any_document_as_a_schema_is_a_verdict_or_one_clear_error(writer, reader
     event("compared")
     result = compare_schemas(contract.publishes["m"], contract.consumes["m"], policy)
     assert isinstance(result.compatible, bool)
+
+
+ASYNC_KEYS = st.sampled_from(["address", "messages", "message", "payload", "publish", "subscribe", "oneOf", "$ref",
+                              "schemaFormat", "schema", "action", "channel", "type", "properties", "c", "m"])
+ASYNC_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-1, 2),
+              st.sampled_from(["send", "receive", "a", "#/channels/c", "#/channels/c/messages/m", "#/components",
+                               "application/vnd.apache.avro;version=1.9.0", "string", "object"])),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(ASYNC_KEYS, children, max_size=4)),
+    max_leaves=14)
+
+
+def _or_noise(strategy):
+    return st.one_of(strategy, strategy, strategy, ASYNC_VALUES)
+
+
+PAYLOAD = _or_noise(st.one_of(SCHEMAS, st.just({"$ref": "#/components/schemas/S"}),
+                              st.builds(lambda s: {"schemaFormat": "application/vnd.aai.asyncapi+json;version=3.0.0",
+                                                   "schema": s}, SCHEMAS)))
+MESSAGE = _or_noise(st.one_of(st.builds(lambda p: {"payload": p}, PAYLOAD), st.just({"$ref": "#/components/messages/M"}),
+                              st.just({"schemaFormat": "application/vnd.apache.avro;version=1.9.0",
+                                       "payload": {"type": "record", "name": "R", "fields": []}})))
+V3 = st.fixed_dictionaries({
+    "asyncapi": st.just("3.0.0"),
+    "channels": st.dictionaries(st.sampled_from(["c", "d"]), _or_noise(st.fixed_dictionaries(
+        {"address": st.sampled_from(["a", "b"])}, optional={"messages": st.dictionaries(st.sampled_from(["m", "n"]),
+                                                                                       MESSAGE, max_size=2)})),
+        max_size=2),
+    "operations": st.dictionaries(st.sampled_from(["o", "p"]), _or_noise(st.fixed_dictionaries(
+        {"action": st.sampled_from(["send", "receive"]),
+         "channel": st.sampled_from([{"$ref": "#/channels/c"}, {"$ref": "#/channels/d"}])},
+        optional={"messages": st.lists(st.sampled_from([{"$ref": "#/channels/c/messages/m"},
+                                                        {"$ref": "#/channels/d/messages/n"}]), max_size=2)})),
+        max_size=2),
+    "components": st.fixed_dictionaries({"schemas": st.fixed_dictionaries({"S": SCHEMAS}),
+                                         "messages": st.fixed_dictionaries({"M": MESSAGE})})})
+V2 = st.fixed_dictionaries({
+    "asyncapi": st.just("2.6.0"),
+    "channels": st.dictionaries(st.sampled_from(["a", "b"]), _or_noise(st.fixed_dictionaries({}, optional={
+        "publish": _or_noise(st.builds(lambda m: {"message": m}, st.one_of(
+            MESSAGE, st.builds(lambda ms: {"oneOf": ms}, st.lists(MESSAGE, max_size=2))))),
+        "subscribe": _or_noise(st.builds(lambda m: {"message": m}, MESSAGE))})), max_size=2),
+    "components": st.fixed_dictionaries({"schemas": st.fixed_dictionaries({"S": SCHEMAS}),
+                                         "messages": st.fixed_dictionaries({"M": MESSAGE})})})
+
+
+@PROPERTY
+@given(st.one_of(V2, V3))
+def test_any_asyncapi_document_loads_or_is_one_clear_error(document):
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from metarepo.contracts.loading import load_contract
+    from metarepo.contracts.sources import WorkTree
+    from metarepo.errors import MetaError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "asyncapi.json").write_text(json.dumps(document))
+        try:
+            contract = load_contract(WorkTree(Path(tmp), "svc"), "svc")
+        except MetaError as exc:
+            assert exc.exit_code == 2 and "\n" not in str(exc), str(exc)
+            event("refused")
+            return
+    event("loaded" if not contract.empty else "empty")
