@@ -31,7 +31,8 @@ def load_contract(source: Any, service: str, configured: str | None = None) -> C
     """The contract of ``service`` read from ``source`` (a work tree or git at a ref)."""
     from metarepo.contracts.sources import GitTree, clean_path
 
-    files = [clean_path(configured, source.label(".meta"))] if configured else list(CANDIDATES)
+    files = [clean_path(configured, f".meta: metarepo.projects.{service}.contracts")] if configured \
+        else list(CANDIDATES)
     publishes: dict[str, Schema] = {}
     consumes: dict[str, Schema] = {}
     found = []

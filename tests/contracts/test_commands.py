@@ -337,3 +337,12 @@ def test_the_manifest_names_a_projects_contract_file(meta, workspace):
     (workspace / ".meta").write_text(json.dumps(manifest, indent=2) + "\n")
     proc = meta("contracts", "check", cwd=workspace)
     assert proc.returncode == 2 and "services/gateway/api/nope.yaml: no such contracts file" in proc.stderr
+    for bad, said in ((3, "must be the path"), (["a.yaml"], "must be the path"), ("", "must be the path"),
+                      ("/etc/passwd", "must be a path relative to the repository"),
+                      ("../orders/contracts.yaml", "points outside the repository")):
+        manifest["metarepo"]["projects"]["services/gateway"]["contracts"] = bad
+        (workspace / ".meta").write_text(json.dumps(manifest, indent=2) + "\n")
+        proc = meta("contracts", "check", cwd=workspace)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, (bad, proc.stderr)
+        assert proc.stderr.startswith("meta: .meta: metarepo.projects.services/gateway.contracts: ") and \
+            said in proc.stderr, (bad, proc.stderr)
