@@ -96,6 +96,8 @@ def parse_document(text: str, filename: str) -> Any:
         except json.JSONDecodeError as exc:
             raise ManifestError(f"invalid JSON: {exc.msg}", file=filename, line=exc.lineno,
                                 column=exc.colno) from None
+        except RecursionError:
+            raise ManifestError("nested too deeply to read", file=filename) from None
     import yaml
 
     try:
@@ -108,3 +110,5 @@ def parse_document(text: str, filename: str) -> Any:
                             column=mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"invalid YAML: {exc}", file=filename) from None
+    except RecursionError:
+        raise ManifestError("nested too deeply to read", file=filename) from None

@@ -171,6 +171,10 @@ def test_avro_payloads(tmp_path):
     ({"contracts.yaml": "publishez: {}\n"}, r"publishez: unknown key"),
     ({"contracts.yaml": "publishes: {a: {type: object}}\n"}, r"publishes\.a: needs a 'schema'"),
     ({"contracts.yaml": "- just\n- a list\n"}, r"the top level must be a mapping"),
+    ({"contracts.yaml": "consumes: {a: {schema: deep.json}}\n",
+      "deep.json": '{"not": ' * 5000 + "{}" + "}" * 5000}, r"deep\.json: nested too deeply to read"),
+    ({"contracts.yaml": "consumes: {a: {schema: deep.yaml}}\n", "deep.yaml": "[" * 5000 + "]" * 5000},
+     r"deep\.yaml:1:\d+: invalid YAML: exceeded maximum nesting depth"),
 ])
 def test_bad_input_is_one_clear_error(tmp_path, files, error):
     for name, text in files.items():
