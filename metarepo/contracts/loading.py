@@ -294,15 +294,17 @@ def _payloads(parts: list[tuple[Any, str, str]], reader: _Reader, draft: str, at
         fmt = _format(fmt_name, where)
         if fmt == AVRO and isinstance(payload, dict) and "$ref" in payload:
             payload, file, p_pointer = _follower(reader, file, reader.load(file))(payload, p_pointer, file)
-        schemas.append(_make(payload, fmt, reader, file, p_pointer, _where(reader, file, p_pointer), draft,
-                             document=reader.load(file)))
+        schemas.append(_make(payload, fmt, reader, file, p_pointer, _where(reader, file, p_pointer),
+                             _draft_of(fmt_name, draft), document=reader.load(file)))
     if len(schemas) == 1:
         return schemas[0]
     if all(s.format == AVRO for s in schemas):
         return Schema.of([s.document for s in schemas], AVRO, schemas[0].source)
     if any(s.format == AVRO for s in schemas):
         raise ManifestError("one operation mixes Avro and JSON Schema payloads", file=schemas[0].source)
-    union = {"$schema": draft, "anyOf": [_strip_schema(s.document) for s in schemas]}
+    drafts = {s.document.get("$schema") if isinstance(s.document, dict) else draft for s in schemas}
+    union = {"$schema": drafts.pop() if len(drafts) == 1 else draft,
+             "anyOf": [_strip_schema(s.document) for s in schemas]}
     return Schema.of(union, JSON_SCHEMA, schemas[0].source)
 
 
@@ -312,6 +314,19 @@ def _strip_schema(document: Any) -> Any:
         if "$defs" in document:  # keep recursive definitions reachable from the union's root
             raise ManifestError("a recursive payload inside a multi-message operation is not supported")
     return document
+
+
+_DRAFTS = {"draft-04": "http://json-schema.org/draft-04/schema#", "draft-06": "http://json-schema.org/draft-06/schema#",
+           "draft-07": DRAFT_7, "2019-09": "https://json-schema.org/draft/2019-09/schema", "2020-12": DRAFT_2020}
+
+
+def _draft_of(name: Any, default: str) -> str:
+    """The JSON Schema draft a ``schemaFormat`` names (``application/schema+json;version=2020-12``)."""
+    text = str(name or "").lower().replace(" ", "")
+    if text.startswith(("application/schema+json", "application/schema+yaml")):
+        version = text.partition("version=")[2].split(";")[0]
+        return _DRAFTS.get(version, default)
+    return default  # AsyncAPI's own schema format is a superset of draft-07
 
 
 def _format(name: Any, where: str) -> str:

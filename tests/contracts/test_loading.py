@@ -205,3 +205,20 @@ def test_yaml_merge_keys_may_override_what_they_merge(tmp_path):
     write(tmp_path, "contracts.yaml", "publishes: {a: {schema: {<<: {type: object}, title: x, title: y}}}\n")
     with pytest.raises(ManifestError, match="key 'title' appears twice"):
         load(tmp_path)
+
+
+def test_asyncapi_schema_format_names_the_json_schema_draft(tmp_path):
+    write(tmp_path, "asyncapi.yaml", """\
+        asyncapi: 3.0.0
+        info: {title: s, version: '1'}
+        channels:
+          pairs: {address: pairs, messages: {m: {payload: {schemaFormat: 'application/schema+json;version=2020-12',
+                                                          schema: {type: array, prefixItems: [{type: integer}]}}}}}
+          plain: {address: plain, messages: {m: {payload: {type: array, items: [{type: integer}]}}}}
+        operations:
+          a: {action: send, channel: {$ref: '#/channels/pairs'}}
+          b: {action: send, channel: {$ref: '#/channels/plain'}}
+        """)
+    contract = load(tmp_path)
+    assert contract.publishes["pairs"].document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert contract.publishes["plain"].document["$schema"] == "http://json-schema.org/draft-07/schema#"
