@@ -206,14 +206,14 @@ def _asyncapi(document: dict, file: str, reader: _Reader) -> tuple[dict, dict]:
     consumes: dict[str, Schema] = {}
     if major == "2":
         for channel_name, channel in channels.items():
-            channel, _, _ = follow(channel, f"/channels/{_escape(channel_name)}")
+            channel, ch_file, ch_ptr = follow(channel, f"/channels/{_escape(channel_name)}")
             if not isinstance(channel, dict):
                 raise ManifestError("must be a mapping", file=label, key=f"channels.{channel_name}")
             for verb, table in (("subscribe", publishes), ("publish", consumes)):
                 operation = channel.get(verb)
                 if operation is None:
                     continue
-                operation, op_file, op_ptr = follow(operation, f"/channels/{_escape(channel_name)}/{verb}")
+                operation, op_file, op_ptr = follow(operation, f"{ch_ptr}/{verb}", ch_file)  # refs from its file
                 message = operation.get("message") if isinstance(operation, dict) else None
                 if message is None:
                     raise ManifestError("needs a 'message'", file=label, key=f"channels.{channel_name}.{verb}")

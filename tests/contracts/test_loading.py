@@ -222,3 +222,22 @@ def test_asyncapi_schema_format_names_the_json_schema_draft(tmp_path):
     contract = load(tmp_path)
     assert contract.publishes["pairs"].document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert contract.publishes["plain"].document["$schema"] == "http://json-schema.org/draft-07/schema#"
+
+
+def test_asyncapi_refs_into_other_files(tmp_path):
+    write(tmp_path, "asyncapi.yaml", """\
+        asyncapi: 2.6.0
+        info: {title: s, version: '1'}
+        channels:
+          thing.made: {$ref: 'api/channels.yaml#/made'}
+          other.done:
+            publish: {message: {payload: {$ref: 'api/schemas/done.json#/$defs/Done'}}}
+        """)
+    write(tmp_path, "api/channels.yaml", "made:\n  subscribe: {message: {$ref: 'messages.yaml#/Made'}}\n")
+    write(tmp_path, "api/messages.yaml", "Made: {payload: {$ref: 'schemas/made.json'}}\n")
+    write(tmp_path, "api/schemas/made.json", json.dumps({"type": "object", "properties": {"id": {"$ref": "#/$defs/id"}},
+                                                         "$defs": {"id": {"type": "string", "minLength": 3}}}))
+    write(tmp_path, "api/schemas/done.json", json.dumps({"$defs": {"Done": {"type": "integer"}}}))
+    contract = load(tmp_path)
+    assert contract.publishes["thing.made"].document["properties"]["id"] == {"type": "string", "minLength": 3}
+    assert contract.consumes["other.done"].document["type"] == "integer"
