@@ -265,9 +265,7 @@ def _follower(reader: _Reader, file: str, document: Any) -> Callable[..., tuple[
         hops = 0
         while isinstance(node, dict) and isinstance(node.get("$ref"), str):
             ref = node["$ref"]
-            ident = bundler._locate(ref, at)
-            node = bundler._resolve(ident, ref, at)
-            at, pointer = ident
+            node, (at, pointer) = bundler._lookup(bundler._locate(ref, at), ref, at)
             hops += 1
             if hops > 32:
                 raise ManifestError(f"$ref {ref!r} loops", file=reader.label(at))

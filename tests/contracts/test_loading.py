@@ -241,3 +241,23 @@ def test_asyncapi_refs_into_other_files(tmp_path):
     contract = load(tmp_path)
     assert contract.publishes["thing.made"].document["properties"]["id"] == {"type": "string", "minLength": 3}
     assert contract.consumes["other.done"].document["type"] == "integer"
+
+
+def test_asyncapi_3_pointer_through_a_channel_kept_in_another_file(tmp_path):
+    """`#/channels/made/messages/m` when channel `made` is itself a $ref: the pointer goes through it."""
+    write(tmp_path, "asyncapi.yaml", """\
+        asyncapi: 3.0.0
+        info: {title: s, version: '1'}
+        channels:
+          made: {$ref: 'api/channels.yaml#/made'}
+        operations:
+          tell: {action: send, channel: {$ref: '#/channels/made'}, messages: [{$ref: '#/channels/made/messages/m'}]}
+          hear: {action: receive, channel: {$ref: 'api/channels.yaml#/made'}}
+        """)
+    write(tmp_path, "api/channels.yaml", "made:\n  address: thing.made\n  messages:\n    m: {$ref: 'messages.yaml#/M'}\n")
+    write(tmp_path, "api/messages.yaml", "M: {payload: {$ref: 'schemas.yaml#/S'}}\n")
+    write(tmp_path, "api/schemas.yaml", "S: {type: integer, minimum: 1}\n")
+    contract = load(tmp_path)
+    for table in (contract.publishes, contract.consumes):
+        assert {k: v for k, v in table["thing.made"].document.items() if k != "$schema"} == {
+            "type": "integer", "minimum": 1}
