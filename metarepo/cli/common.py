@@ -69,5 +69,10 @@ def jobs_from(kwargs: dict[str, Any], default: int | None = None) -> int:
 
 
 def emit_json(document: Any) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+    """One JSON document on stdout: compact for programs, indented for a person at a terminal.
+
+    (Compact is also what keeps ``json`` on its C encoder; indenting takes the
+    pure-Python one, about six times slower on a fleet-sized document.)"""
+    tty = sys.stdout.isatty()
+    sys.stdout.write(json.dumps(document, indent=2 if tty else None, separators=None if tty else (",", ":"),
+                                ensure_ascii=False, default=str) + "\n")

@@ -15,7 +15,8 @@ from metarepo.cli.common import select, selection_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "mermaid", "html"]), default="text",
               show_default=True, help="html is one self-contained page with an SVG picture.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout.")
-@click.option("--affected-by", metavar="SERVICE", help="Only the services a change to SERVICE can reach downstream.")
+@click.option("--affected-by", metavar="SERVICE",
+              help="Only the services a change to SERVICE can reach downstream (dot, mermaid, html: that part of the graph).")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Run the compatibility check and mark breaking edges (red in dot, mermaid and html).")
 @click.pass_context
@@ -30,7 +31,10 @@ def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | 
     contracts, notes = load_fleet(projects)
     pairs = pair_matrix(contracts).pairs if check else ()
     built = forms.build_graph(contracts, pairs)
-    if affected_by is not None:
+    if affected_by is not None and fmt in ("dot", "mermaid", "html"):  # the picture of just that part
+        built = forms.downstream(built, manifest.project(affected_by).name)
+        pairs = [p for p in pairs if forms.service_node(p.consumer) in built and forms.service_node(p.producer) in built]
+    if affected_by is not None and fmt in ("text", "json"):
         start = manifest.project(affected_by).name
         reached = forms.affected_by(built, start)
         if fmt == "json":

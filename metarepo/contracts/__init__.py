@@ -7,7 +7,9 @@ Small modules, one job each:
   self-contained schema; recursive schemas become ``#/$defs`` pointers.
 - ``loading``: ``contracts.yaml`` and AsyncAPI 2.x/3.x to a ``Contract``.
 - ``sources``: where contract files are read from (a work tree, or git at a ref).
-- ``rules``: the Confluent-style JSON Schema compatibility rules (writer/reader).
+- ``rules``: the Confluent-style JSON Schema compatibility rules (writer/reader);
+  ``content_models`` (objects, arrays) and ``extra_keywords`` (dependencies,
+  propertyNames, if/then/else, contains, unevaluated*) are mixed into it.
 - ``examples``: a message the writer accepts and the reader rejects, validated.
 - ``avro_payloads``: Avro payloads through the ``avro`` package's checker.
 - ``compare``: one comparison (cached by content hash) and ``compare_change``.

@@ -30,11 +30,9 @@ class ContentModels:
         elif w.get("uniqueItems") is True and r.get("uniqueItems") is not True:
             self.add(pointer(path, "uniqueItems"), "unique_items_removed", False,
                      "the reader no longer requires unique items", where)
-        if "contains" in r and not trivial(r["contains"]) and "contains" not in w:
-            self.add(pointer(path, "contains"), "contains_added", True,
-                     "the reader requires an item matching 'contains'", where, w, r)
-        wp, wrest, wkey, wrest_key = _tuple_form(w)
-        rp, rrest, rkey, rrest_key = _tuple_form(r)
+        wp, wrest, wkey, wrest_key = _tuple_form(w, self.wkeys)
+        rp, rrest, rkey, rrest_key = _tuple_form(r, self.rkeys)
+        self._contains(w, r, path, where, wrest, wp)
         most = _number(w.get("maxItems"))
         for i in range(max(len(wp), len(rp))):
             if most is not None and i >= most:
@@ -167,10 +165,12 @@ class ContentModels:
 
 
 
-def _tuple_form(node: dict) -> tuple[list, Any, str, str]:
-    """(prefix items, the schema of the rest, prefix keyword, rest keyword) for draft-07 and 2020-12."""
-    if isinstance(node.get("prefixItems"), list):
-        return node["prefixItems"], node.get("items", True), "prefixItems", "items"
+def _tuple_form(node: dict, keys: frozenset[str]) -> tuple[list, Any, str, str]:
+    """(prefix items, the schema of the rest, prefix keyword, rest keyword) in the node's draft:
+    2020-12's ``prefixItems`` and ``items``, or draft-07's tuple ``items`` and ``additionalItems``."""
+    if "prefixItems" in keys:
+        prefix = node.get("prefixItems")
+        return prefix if isinstance(prefix, list) else [], node.get("items", True), "prefixItems", "items"
     if isinstance(node.get("items"), list):
         return node["items"], node.get("additionalItems", True), "items", "additionalItems"
     # additionalItems without the tuple form of items constrains nothing (Confluent reads it anyway).

@@ -22,24 +22,55 @@ def _loader() -> type:
 
         base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+        text, merge = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
+        scalar, error = yaml.ScalarNode, yaml.constructor.ConstructorError
+
         class StrictLoader(base):  # type: ignore[misc, valid-type]
-            pass
+            def flatten_mapping(self, node: Any) -> None:
+                # Remember how many pairs the mapping wrote itself: flattening puts the merged ones first.
+                own = self.__dict__.setdefault("own_pairs", {})
+                own.setdefault(id(node), sum(1 for key, _ in node.value if key.tag != merge))
+                super().flatten_mapping(node)
+
+        def read_pairs(loader: Any, pairs: list, deep: bool) -> dict | None:
+            """The pairs as a dict, a repeated key refused; None when a merge key needs flattening first."""
+            construct = loader.construct_object
+            seen: dict = {}
+            for key_node, value_node in pairs:
+                # Plain strings (nearly every key, many values) are their own value: no constructor call.
+                if key_node.tag == text and type(key_node) is scalar:
+                    key = key_node.value
+                elif key_node.tag in (merge, "tag:yaml.org,2002:value"):
+                    return None
+                else:
+                    key = construct(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                except TypeError:
+                    raise error(None, None, "a mapping key must be a plain value", key_node.start_mark) from None
+                if duplicate:
+                    raise error(None, None, f"key {key!r} appears twice", key_node.start_mark)
+                seen[key] = value_node.value if value_node.tag == text and type(value_node) is scalar \
+                    else construct(value_node, deep=deep)
+            return seen
 
         def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict:
-            loader.flatten_mapping(node)
-            seen: dict = {}
-            for key_node, value_node in node.value:
-                key = loader.construct_object(key_node, deep=deep)
+            own = loader.__dict__.get("own_pairs", {}).get(id(node))
+            if own is None:
+                seen = read_pairs(loader, node.value, deep)
+                if seen is not None:
+                    return seen
+                loader.flatten_mapping(node)
+                own = loader.own_pairs[id(node)]
+            cut = len(node.value) - own
+            result: dict = {}
+            for key_node, value_node in node.value[:cut]:  # merged in (<<): the mapping's own keys override them
                 try:
-                    hash(key)
+                    result[loader.construct_object(key_node, deep=deep)] = loader.construct_object(value_node, deep=deep)
                 except TypeError:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "a mapping key must be a plain value", key_node.start_mark) from None
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"key {key!r} appears twice", key_node.start_mark)
-                seen[key] = loader.construct_object(value_node, deep=deep)
-            return seen
+                    raise error(None, None, "a mapping key must be a plain value", key_node.start_mark) from None
+            result.update(read_pairs(loader, node.value[cut:], deep) or {})
+            return result
 
         StrictLoader.add_constructor("tag:yaml.org,2002:map", construct_mapping)
         # Timestamps stay strings: a schema's "2024-01-01" const is text, not a date.
@@ -65,6 +96,8 @@ def parse_document(text: str, filename: str) -> Any:
         except json.JSONDecodeError as exc:
             raise ManifestError(f"invalid JSON: {exc.msg}", file=filename, line=exc.lineno,
                                 column=exc.colno) from None
+        except RecursionError:
+            raise ManifestError("nested too deeply to read", file=filename) from None
     import yaml
 
     try:
@@ -77,3 +110,5 @@ def parse_document(text: str, filename: str) -> Any:
                             column=mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"invalid YAML: {exc}", file=filename) from None
+    except RecursionError:
+        raise ManifestError("nested too deeply to read", file=filename) from None

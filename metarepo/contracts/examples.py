@@ -263,8 +263,13 @@ class _Generator:
             names = [n for n in _pattern_guesses(step[1]) if n not in props][:3]
             patterns = node.get("patternProperties") if isinstance(node, dict) else None
             sub = patterns.get(step[1], True) if isinstance(patterns, dict) else True
-        else:  # "extra": a property no one declares
+        else:  # "extra": a property no one declares (named as the writer's propertyNames allows)
             names = [n for n in ("extra", "x_extra", "zz_unknown") if n not in props]
+            allowed = node.get("propertyNames") if isinstance(node, dict) else None
+            if isinstance(allowed, dict):
+                limit = hint.get("propertyNames") if isinstance(hint, dict) else None
+                more = [v for v in self.values(allowed, limit) if isinstance(v, str)]
+                names = list(dict.fromkeys(n for n in more if n not in props))[:6] + names
             sub = node.get("additionalProperties", True) if isinstance(node, dict) else True
         for value in list(self.embed(sub, rest, hint))[:_PER_NODE * 2]:
             for name in names:

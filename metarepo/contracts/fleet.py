@@ -41,8 +41,14 @@ def project_contract(project: Project, ref: str | None = None) -> Contract:
     from metarepo.contracts.loading import load_contract
     from metarepo.contracts.sources import GitTree, WorkTree
 
+    configured = project.setting("contracts")
+    if configured is not None and (not isinstance(configured, str) or not configured.strip()):
+        from metarepo.errors import ManifestError
+
+        raise ManifestError("must be the path of the project's contracts file (a string, relative to the project)",
+                            file=".meta", key=f"metarepo.projects.{project.name}.contracts")
     source = WorkTree(project.path, project.name) if ref is None else GitTree(project.path, project.name, ref)
-    return load_contract(source, project.name, project.setting("contracts"))
+    return load_contract(source, project.name, configured)
 
 
 def load_fleet(projects: Sequence[Project], *, ref: str | None = None, jobs: int = 4,

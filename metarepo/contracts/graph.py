@@ -62,6 +62,16 @@ def affected_by(graph: Any, service: str) -> list[str]:
     return [name for _, name in sorted(reached)]
 
 
+def downstream(graph: Any, service: str) -> Any:
+    """The part of the graph a change to ``service`` can reach: it, the messages on the way, the services reached."""
+    import networkx as nx
+
+    node = service_node(service)
+    if node not in graph:
+        raise NotFoundError(f"{service!r} publishes and consumes nothing in the graph")
+    return graph.subgraph({node, *nx.descendants(graph, node)}).copy()
+
+
 def _services(graph: Any) -> list[str]:
     return [n for n, kind in graph.nodes(data="kind") if kind == "service"]
 
@@ -148,7 +158,8 @@ def to_html(graph: Any, pairs: Iterable[Pair] = (), title: str = "Message contra
         x1, y1 = start[0] + box_w, start[1] + box_h / 2
         x2, y2 = end[0], end[1] + box_h / 2
         colour, thick = ("#d11", 3) if data["breaking"] else ("#888", 1.5)
-        tip = escape(f"{graph.nodes[a]['label']} {data['role']} {graph.nodes[b]['label']}"
+        who, what = (a, b) if data["role"] == "publishes" else (b, a)  # a consumes edge runs message -> service
+        tip = escape(f"{graph.nodes[who]['label']} {data['role']} {graph.nodes[what]['label']}"
                      + (" (breaking)" if data["breaking"] else ""))
         parts.append(f'<path d="M{x1},{y1} C{x1 + 80},{y1} {x2 - 80},{y2} {x2},{y2}" stroke="{colour}" '
                      f'stroke-width="{thick}" fill="none" marker-end="url(#arrow)"><title>{tip}</title></path>')

@@ -31,7 +31,8 @@ def load_contract(source: Any, service: str, configured: str | None = None) -> C
     """The contract of ``service`` read from ``source`` (a work tree or git at a ref)."""
     from metarepo.contracts.sources import GitTree, clean_path
 
-    files = [clean_path(configured, source.label(".meta"))] if configured else list(CANDIDATES)
+    files = [clean_path(configured, f".meta: metarepo.projects.{service}.contracts")] if configured \
+        else list(CANDIDATES)
     publishes: dict[str, Schema] = {}
     consumes: dict[str, Schema] = {}
     found = []
@@ -156,22 +157,29 @@ def _make(node: Any, fmt: str, reader: _Reader, file: str, pointer: str, where: 
 
         parse_avro(node, where)
         return Schema.of(node, AVRO, where)
-    if self_rooted:  # an inline schema: "#" means the schema itself
-        bundled = reader.bundler(file, node).bundle(node, file, "")
-    else:
-        bundled = reader.bundler(file, document if document is not None else reader.load(file)).bundle(
-            node, file, pointer)
+    try:
+        if self_rooted:  # an inline schema: "#" means the schema itself
+            bundled = reader.bundler(file, node).bundle(node, file, "")
+        else:
+            bundled = reader.bundler(file, document if document is not None else reader.load(file)).bundle(
+                node, file, pointer)
+    except ManifestError as exc:  # a $ref in this schema's own file: name the schema, not just the file
+        own = f"{reader.label(file)}: "
+        if exc.line is None and exc.message.startswith(own) and where != reader.label(file):
+            raise ManifestError(exc.message[len(own):], file=where, hint=exc.hint) from None
+        raise
     if isinstance(bundled, dict) and "$schema" not in bundled:
         bundled = {"$schema": draft, **bundled}
-    check_json_schema(bundled, where)
-    return Schema.of(bundled, JSON_SCHEMA, where)
+    schema = Schema.of(bundled, JSON_SCHEMA, where)
+    check_json_schema(bundled, where, schema.digest)
+    return schema
 
 
-def check_json_schema(document: Any, where: str) -> None:
+def check_json_schema(document: Any, where: str, digest: str | None = None) -> None:
     """Refuse a schema that its metaschema rejects, naming the path; each content checked once."""
     if not isinstance(document, (dict, bool)):
         raise ManifestError("a schema must be a mapping or a boolean", file=where)
-    digest = digest_of(document)
+    digest = digest or digest_of(document)
     if digest in _CHECKED:
         return
     from metarepo.contracts.metaschema import check_schema
@@ -198,14 +206,14 @@ def _asyncapi(document: dict, file: str, reader: _Reader) -> tuple[dict, dict]:
     consumes: dict[str, Schema] = {}
     if major == "2":
         for channel_name, channel in channels.items():
-            channel, _, _ = follow(channel, f"/channels/{_escape(channel_name)}")
+            channel, ch_file, ch_ptr = follow(channel, f"/channels/{_escape(channel_name)}")
             if not isinstance(channel, dict):
                 raise ManifestError("must be a mapping", file=label, key=f"channels.{channel_name}")
             for verb, table in (("subscribe", publishes), ("publish", consumes)):
                 operation = channel.get(verb)
                 if operation is None:
                     continue
-                operation, op_file, op_ptr = follow(operation, f"/channels/{_escape(channel_name)}/{verb}")
+                operation, op_file, op_ptr = follow(operation, f"{ch_ptr}/{verb}", ch_file)  # refs from its file
                 message = operation.get("message") if isinstance(operation, dict) else None
                 if message is None:
                     raise ManifestError("needs a 'message'", file=label, key=f"channels.{channel_name}.{verb}")
@@ -214,7 +222,8 @@ def _asyncapi(document: dict, file: str, reader: _Reader) -> tuple[dict, dict]:
                     parts = [follow(m, f"{m_ptr}/oneOf/{i}", m_file) for i, m in enumerate(message["oneOf"])]
                 else:
                     parts = [(message, m_file, m_ptr)]
-                _add(table, str(channel_name), _payloads(parts, reader, DRAFT_7))
+                _add(table, str(channel_name), _payloads(parts, reader, DRAFT_7,
+                                                         (label, f"channels.{channel_name}.{verb}.message")))
         return publishes, consumes
     operations = document.get("operations") or {}
     if not isinstance(operations, dict):
@@ -240,7 +249,7 @@ def _asyncapi(document: dict, file: str, reader: _Reader) -> tuple[dict, dict]:
         else:
             parts = [follow(m, f"{op_ptr}/messages/{i}", op_file) for i, m in enumerate(messages)]
         table = publishes if action == "send" else consumes
-        _add(table, str(name), _payloads(parts, reader, DRAFT_7))
+        _add(table, str(name), _payloads(parts, reader, DRAFT_7, (label, key)))
     return publishes, consumes
 
 
@@ -256,9 +265,7 @@ def _follower(reader: _Reader, file: str, document: Any) -> Callable[..., tuple[
         hops = 0
         while isinstance(node, dict) and isinstance(node.get("$ref"), str):
             ref = node["$ref"]
-            ident = bundler._locate(ref, at)
-            node = bundler._resolve(ident, ref, at)
-            at, pointer = ident
+            node, (at, pointer) = bundler._lookup(bundler._locate(ref, at), ref, at)
             hops += 1
             if hops > 32:
                 raise ManifestError(f"$ref {ref!r} loops", file=reader.label(at))
@@ -267,8 +274,11 @@ def _follower(reader: _Reader, file: str, document: Any) -> Callable[..., tuple[
     return follow
 
 
-def _payloads(parts: list[tuple[Any, str, str]], reader: _Reader, draft: str) -> Schema:
+def _payloads(parts: list[tuple[Any, str, str]], reader: _Reader, draft: str, at: tuple[str, str]) -> Schema:
     """One schema for the message(s) of an operation: a union when there are several."""
+    if not parts:
+        raise ManifestError("names no message (in the operation or its channel): nothing to check", file=at[0],
+                            key=at[1])
     schemas = []
     for message, file, pointer in parts:
         where = _where(reader, file, pointer)
@@ -282,15 +292,17 @@ def _payloads(parts: list[tuple[Any, str, str]], reader: _Reader, draft: str) ->
         fmt = _format(fmt_name, where)
         if fmt == AVRO and isinstance(payload, dict) and "$ref" in payload:
             payload, file, p_pointer = _follower(reader, file, reader.load(file))(payload, p_pointer, file)
-        schemas.append(_make(payload, fmt, reader, file, p_pointer, _where(reader, file, p_pointer), draft,
-                             document=reader.load(file)))
+        schemas.append(_make(payload, fmt, reader, file, p_pointer, _where(reader, file, p_pointer),
+                             _draft_of(fmt_name, draft), document=reader.load(file)))
     if len(schemas) == 1:
         return schemas[0]
     if all(s.format == AVRO for s in schemas):
         return Schema.of([s.document for s in schemas], AVRO, schemas[0].source)
     if any(s.format == AVRO for s in schemas):
         raise ManifestError("one operation mixes Avro and JSON Schema payloads", file=schemas[0].source)
-    union = {"$schema": draft, "anyOf": [_strip_schema(s.document) for s in schemas]}
+    drafts = {s.document.get("$schema") if isinstance(s.document, dict) else draft for s in schemas}
+    union = {"$schema": drafts.pop() if len(drafts) == 1 else draft,
+             "anyOf": [_strip_schema(s.document) for s in schemas]}
     return Schema.of(union, JSON_SCHEMA, schemas[0].source)
 
 
@@ -300,6 +312,19 @@ def _strip_schema(document: Any) -> Any:
         if "$defs" in document:  # keep recursive definitions reachable from the union's root
             raise ManifestError("a recursive payload inside a multi-message operation is not supported")
     return document
+
+
+_DRAFTS = {"draft-04": "http://json-schema.org/draft-04/schema#", "draft-06": "http://json-schema.org/draft-06/schema#",
+           "draft-07": DRAFT_7, "2019-09": "https://json-schema.org/draft/2019-09/schema", "2020-12": DRAFT_2020}
+
+
+def _draft_of(name: Any, default: str) -> str:
+    """The JSON Schema draft a ``schemaFormat`` names (``application/schema+json;version=2020-12``)."""
+    text = str(name or "").lower().replace(" ", "")
+    if text.startswith(("application/schema+json", "application/schema+yaml")):
+        version = text.partition("version=")[2].split(";")[0]
+        return _DRAFTS.get(version, default)
+    return default  # AsyncAPI's own schema format is a superset of draft-07
 
 
 def _format(name: Any, where: str) -> str:

@@ -90,9 +90,9 @@ class Bundler:
             return {"$ref": f"#/$defs/{name}"}
         if ident in self.done:
             return self.done[ident]
-        target = self._resolve(ident, ref, file)
+        target, found = self._lookup(ident, ref, file)
         self.stack.append(ident)
-        result = self._walk(target, ident[0])
+        result = self._walk(target, found[0])
         self.stack.pop()
         if ident in self.names:
             self.defs[self.names[ident]] = result
@@ -118,6 +118,11 @@ class Bundler:
         return target, fragment
 
     def _resolve(self, ident: tuple[str, str], ref: str, file: str) -> Any:
+        return self._lookup(ident, ref, file)[0]
+
+    def _lookup(self, ident: tuple[str, str], ref: str, file: str, hops: int = 0) -> tuple[Any, tuple[str, str]]:
+        """What ``ident`` points to, and where that really is: a pointer that runs into a ``$ref`` on its way
+        (AsyncAPI's ``#/channels/made/messages/m`` when channel ``made`` is kept in another file) goes through it."""
         target_file, pointer = ident
         if target_file not in self.docs:
             document = self.load(target_file)
@@ -125,15 +130,20 @@ class Bundler:
                 raise ManifestError(f"unresolvable $ref {ref!r}: no file {target_file}", file=self.label(file))
             self.docs[target_file] = document
         node = self.docs[target_file]
-        for part in pointer.split("/")[1:] if pointer else []:
-            part = _unescape(part)
+        parts = pointer.split("/")[1:] if pointer else []
+        for index, raw in enumerate(parts):
+            part = _unescape(raw)
+            if isinstance(node, dict) and part not in node and isinstance(node.get("$ref"), str) and hops < 32:
+                through = self._locate(node["$ref"], target_file)
+                rest = "/".join([through[1], *parts[index:]]) if through[1] else "/" + "/".join(parts[index:])
+                return self._lookup((through[0], rest), ref, file, hops + 1)
             if isinstance(node, dict) and part in node:
                 node = node[part]
             elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
             else:
                 raise ManifestError(f"unresolvable $ref {ref!r}: nothing at {pointer!r}", file=self.label(file))
-        return node
+        return node, (target_file, pointer)
 
 
 def deref(node: Any, root: Any, limit: int = 64) -> Any:

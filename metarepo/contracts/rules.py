@@ -6,7 +6,9 @@ open-content-model cases (a property or tuple item the reader constrains where
 the writer's content model is open). Two places where Confluent is wrong are
 right here: a ``required`` name the reader gains breaks even when its
 ``properties`` do not declare it, and ``additionalItems`` without the tuple
-form of ``items`` constrains nothing, so changing it changes nothing.
+form of ``items`` constrains nothing, so changing it changes nothing. A
+keyword Confluent ignores is not ignored here (``extra_keywords``), and each
+side's draft decides which keywords it has.
 
 Each change records the schema path, the kind, whether it breaks, and where
 in a message it shows (for the example generator).
@@ -18,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from metarepo.contracts.content_models import ContentModels
+from metarepo.contracts.extra_keywords import ExtraKeywords, keywords_of
 from metarepo.contracts.model import LENIENT, Change
 from metarepo.contracts.refs import deref
 from metarepo.contracts.shapes import (TYPES, accepts_type, finite_values, flatten_all_of, merge,
@@ -27,12 +30,13 @@ from metarepo.contracts.shapes import (TYPES, accepts_type, finite_values, flatt
 _MAX_DEPTH = 64
 
 
-class Comparer(ContentModels):
+class Comparer(ContentModels, ExtraKeywords):
     """One writer/reader comparison of two self-contained schemas."""
 
     def __init__(self, writer_root: Any, reader_root: Any, policy: str = "strict") -> None:
         self.wroot, self.rroot = writer_root, reader_root
         self.lenient = policy == LENIENT
+        self.wkeys, self.rkeys = keywords_of(writer_root), keywords_of(reader_root)
         self.changes: list[Change] = []
         self.visiting: set[tuple[int, int]] = set()
         self.depth = 0
@@ -106,7 +110,8 @@ class Comparer(ContentModels):
             w = {} if w is True else w
         for key in ("anyOf", "oneOf"):
             if isinstance(w.get(key), list):
-                base = {k: v for k, v in w.items() if k != key}
+                # unevaluated* next to an anyOf sees what every matching branch evaluates: left out (wider)
+                base = {k: v for k, v in w.items() if k != key and not (key == "anyOf" and k.startswith("unevaluated"))}
                 branches = [merge(base, flatten_all_of(deref(b, self.wroot), self.wroot)) for b in w[key]]
                 inherited = self.excluded.get(where, [])
                 for i, branch in enumerate(branches):
@@ -115,6 +120,7 @@ class Comparer(ContentModels):
                         [b for j, b in enumerate(branches) if j != i] if key == "oneOf" else [])
                     self.compare(branch, r, pointer(path, key, i), at)
                 return
+        r = self.reader_rest(r)
         if isinstance(r.get("allOf"), list):
             for i, branch in enumerate(r["allOf"]):
                 self.compare(w, branch, pointer(path, "allOf", i), where)
@@ -129,6 +135,8 @@ class Comparer(ContentModels):
         if finite is not None:
             self._finite(w, r, finite, path, where)
             return
+        w = self.writer_rest(w)
+        self._conditional(w, r, path, where)
         active = self._types(w, r, path, where)
         if "const" in r or "enum" in r:
             self._enum(w, r, path, where)
@@ -140,6 +148,7 @@ class Comparer(ContentModels):
             self._arrays(w, r, path, where)
         if "object" in active:
             self._objects(w, r, path, where)
+            self._object_keywords(w, r, path, where)
 
     def _reader_union(self, w: dict, r: dict, key: str, path: str, where: tuple) -> None:
         base = {k: v for k, v in r.items() if k != key}

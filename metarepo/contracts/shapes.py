@@ -130,7 +130,8 @@ def merge(a: Any, b: Any) -> Any:
         if isinstance(pa, list) and isinstance(pb, list) and not isinstance(ra, list) and not isinstance(rb, list):
             out["prefixItems"] = [merge(pa[i] if i < len(pa) else ra, pb[i] if i < len(pb) else rb)
                                   for i in range(max(len(pa), len(pb)))]
-            out["items"] = merge(ra, rb)
+            if "items" in a or "items" in b:  # an absent items leaves the rest to unevaluatedItems
+                out["items"] = merge(ra, rb)
             handled = {"prefixItems", "items"}
     for key, value in b.items():
         if key in handled:

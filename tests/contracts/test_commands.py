@@ -37,6 +37,8 @@ def test_check_shows_the_fleets_one_breaking_pair_with_a_proven_example(meta, wo
     assert "required_property_added" in proc.stdout and "example" in proc.stdout
     assert "8 pairs, 1 breaking" in proc.stderr
 
+    proc = meta("contracts", "check", "--json", cwd=workspace)
+    assert proc.stdout.count("\n") == 1  # compact for a program reading it
     status, doc = check_json(meta, workspace)
     assert status == 1 and doc["ok"] is False
     assert len(doc["pairs"]) == 8
@@ -261,3 +263,86 @@ def test_graph_output_errors_and_json_affected(meta, workspace):
     assert set(doc["affected"]) == {"services/orders", "services/shipping", "services/notifications",
                                     "services/gateway", "services/billing"} - {"services/billing"}
     assert meta("graph", "--affected-by", "nope", cwd=workspace).returncode == 2
+
+
+def test_graph_affected_by_draws_that_part_of_the_graph(meta, workspace, tmp_path):
+    dot = meta("graph", "--affected-by", "gateway", "--format", "dot", cwd=workspace).stdout
+    assert '"service:services/gateway"' in dot and "message:" not in dot and "->" not in dot
+    mermaid = meta("graph", "--affected-by", "notifications", "--format", "mermaid", cwd=workspace).stdout
+    assert mermaid.strip().splitlines() == ["flowchart LR", '  n0["services/notifications"]']
+    out = tmp_path / "orders.html"
+    assert meta("graph", "--affected-by", "orders", "--format", "html", "-o", str(out), cwd=workspace).returncode == 0
+    html = out.read_text()
+    assert "services/notifications consumes order.created (breaking)" in html
+    assert "Breaking pairs" in html
+
+
+def test_check_against_a_ref_with_both_sides_changed(meta, workspace):
+    # orders starts sending (and promising) `coupon`; billing starts requiring it.
+    file = workspace / ORDERS / "schemas/order-created.json"
+    schema = json.loads(file.read_text())
+    schema["properties"]["coupon"] = {"type": "string"}
+    schema["required"].append("coupon")
+    file.write_text(json.dumps(schema))
+    edit_yaml(workspace / "services/billing/asyncapi.yaml", lambda d: (
+        d["components"]["schemas"]["OrderCreated"]["properties"].update({"coupon": {"type": "string"}}),
+        d["components"]["schemas"]["OrderCreated"]["required"].append("coupon")))
+    status, doc = check_json(meta, workspace, "--against", "HEAD")
+    assert status == 1
+    seen = {(p["producer_version"], p["consumer_version"]): p for p in doc["pairs"]
+            if p["message"] == "order.created" and p["consumer"] == "services/billing"}
+    # Every combination live during the rollout, and only those: old with old is what runs now.
+    assert set(seen) == {("working tree", "working tree"), ("working tree", "HEAD"), ("HEAD", "working tree")}
+    assert seen["working tree", "working tree"]["compatible"] and seen["working tree", "HEAD"]["compatible"]
+    old_producer = seen["HEAD", "working tree"]
+    assert not old_producer["compatible"] and "coupon" not in old_producer["example"]
+    assert "required_property_added" in {c["kind"] for c in old_producer["changes"]}
+
+
+def test_check_policy_and_unconsumed_notes(meta, workspace):
+    # gateway starts reading a `depot` integer that shipping's open payload never declares.
+    edit_yaml(workspace / "services/gateway/contracts.yaml", lambda d: (
+        d["consumes"]["shipment.dispatched"]["schema"]["properties"].update({"depot": {"type": "integer"}}),
+        d.update({"publishes": {"gateway.audit": {"schema": {"type": "object"}}}})))
+
+    def gateway_pair(*args):
+        status, doc = check_json(meta, workspace, "--exclude", "notifications", *args)
+        return status, doc, next(p for p in doc["pairs"] if p["consumer"] == "services/gateway")
+
+    status, doc, pair = gateway_pair()
+    assert status == 1 and not pair["compatible"]
+    assert [c["kind"] for c in pair["changes"] if c["breaking"]] == ["property_added_to_open_content_model"]
+    assert "depot" in pair["example"] and not isinstance(pair["example"]["depot"], int)
+    status, doc, pair = gateway_pair("--policy", "lenient")
+    assert status == 0 and pair["compatible"] and doc["ok"] is True
+    # Published and consumed by nobody: a note, not a failure.
+    assert doc["unconsumed"] == [{"message": "gateway.audit", "producer": "services/gateway"}]
+    proc = meta("contracts", "check", "--exclude", "notifications", "--policy", "lenient", cwd=workspace)
+    assert proc.returncode == 0
+    assert "note: services/gateway publishes 'gateway.audit', which nobody consumes" in proc.stderr
+
+
+def test_the_manifest_names_a_projects_contract_file(meta, workspace):
+    gateway = workspace / "services/gateway"
+    (gateway / "api").mkdir()
+    (gateway / "contracts.yaml").rename(gateway / "api/messages.yaml")
+    status, doc = check_json(meta, workspace)
+    assert not [p for p in doc["pairs"] if p["consumer"] == "services/gateway"]  # not found under its usual name
+    manifest = json.loads((workspace / ".meta").read_text())
+    manifest["metarepo"]["projects"]["services/gateway"]["contracts"] = "api/messages.yaml"
+    (workspace / ".meta").write_text(json.dumps(manifest, indent=2) + "\n")
+    status, doc = check_json(meta, workspace)
+    assert [p["compatible"] for p in doc["pairs"] if p["consumer"] == "services/gateway"] == [True]
+    manifest["metarepo"]["projects"]["services/gateway"]["contracts"] = "api/nope.yaml"
+    (workspace / ".meta").write_text(json.dumps(manifest, indent=2) + "\n")
+    proc = meta("contracts", "check", cwd=workspace)
+    assert proc.returncode == 2 and "services/gateway/api/nope.yaml: no such contracts file" in proc.stderr
+    for bad, said in ((3, "must be the path"), (["a.yaml"], "must be the path"), ("", "must be the path"),
+                      ("/etc/passwd", "must be a path relative to the repository"),
+                      ("../orders/contracts.yaml", "points outside the repository")):
+        manifest["metarepo"]["projects"]["services/gateway"]["contracts"] = bad
+        (workspace / ".meta").write_text(json.dumps(manifest, indent=2) + "\n")
+        proc = meta("contracts", "check", cwd=workspace)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, (bad, proc.stderr)
+        assert proc.stderr.startswith("meta: .meta: metarepo.projects.services/gateway.contracts: ") and \
+            said in proc.stderr, (bad, proc.stderr)

@@ -135,10 +135,16 @@ def test_avro_payloads(tmp_path):
     ({"contracts.yaml": "consumes: {a: {schema: b.json}}\n", "b.json": '{"type": "object",}'},
      r"b\.json:1:\d+: invalid JSON"),
     ({"contracts.yaml": "publishes: {a: {schema: {type: objekt}}}\n"},
-     r"not a valid JSON Schema at type: 'objekt' is not valid"),
+     r"not a valid JSON Schema at type: \"objekt\" is not valid"),
+    ({"contracts.yaml": "publishes: {a: {schema: {type: object, required: yes}}}\n"},
+     r"not a valid JSON Schema at required: true is not of type 'array'"),
+    ({"contracts.yaml": "publishes: {a: {schema: {type: array, items: [{type: string}]}}}\n"},
+     r'at items: \[\{"type": "string"\}\] is not of type .* 2020-12 says prefixItems'),
     ({"contracts.yaml": "publishes: {a: {schema: {properties: {x: {minLength: -1}}}}}\n"},
      r"not a valid JSON Schema at properties/x/minLength"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: '#/$defs/nope'}}}\n"}, r"unresolvable \$ref '#/\$defs/nope'"),
+    ({"contracts.yaml": "consumes: {a: {schema: {properties: {x: {$ref: '#/nope'}}}}}\n"},
+     r"contracts\.yaml#/consumes/a/schema: unresolvable \$ref '#/nope': nothing at '/nope'$"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: 'other.json'}}}\n"}, r"unresolvable \$ref 'other\.json': no file"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: 'https://example.com/s.json'}}}\n"}, r"remote references"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: '../../etc/passwd'}}}\n"}, r"outside the repository"),
@@ -150,6 +156,14 @@ def test_avro_payloads(tmp_path):
     ({"asyncapi.yaml": "asyncapi: 1.2.0\nchannels: {}\n"}, r"unknown AsyncAPI version '1\.2\.0'"),
     ({"asyncapi.yaml": "asyncapi: 3.0.0\noperations: {o: {action: publish, channel: {}}}\n"},
      r"'action' must be send or receive"),
+    ({"asyncapi.yaml": "asyncapi: 3.0.0\nchannels: {c: {address: a}}\n"
+                       "operations: {o: {action: send, channel: {$ref: '#/channels/c'}}}\n"},
+     r"asyncapi\.yaml: operations\.o: names no message"),
+    ({"asyncapi.yaml": "asyncapi: 3.0.0\nchannels: {c: {address: a, messages: {m: {payload: {}}}}}\n"
+                       "operations: {o: {action: receive, channel: {$ref: '#/channels/c'}, messages: []}}\n"},
+     r"operations\.o: names no message"),
+    ({"asyncapi.yaml": "asyncapi: 2.6.0\nchannels: {a: {publish: {message: {oneOf: []}}}}\n"},
+     r"channels\.a\.publish\.message: names no message"),
     ({"asyncapi.yaml": "asyncapi: 2.6.0\nchannels: {a: {subscribe: {message: {schemaFormat: application/x-protobuf, "
                        "payload: {}}}}}\n"}, r"unsupported schemaFormat"),
     ({"contracts.yaml": "publishes: {a: {format: avro, schema: {type: record, name: X}}}\n"},
@@ -157,6 +171,10 @@ def test_avro_payloads(tmp_path):
     ({"contracts.yaml": "publishez: {}\n"}, r"publishez: unknown key"),
     ({"contracts.yaml": "publishes: {a: {type: object}}\n"}, r"publishes\.a: needs a 'schema'"),
     ({"contracts.yaml": "- just\n- a list\n"}, r"the top level must be a mapping"),
+    ({"contracts.yaml": "consumes: {a: {schema: deep.json}}\n",
+      "deep.json": '{"not": ' * 5000 + "{}" + "}" * 5000}, r"deep\.json: nested too deeply to read"),
+    ({"contracts.yaml": "consumes: {a: {schema: deep.yaml}}\n", "deep.yaml": "[" * 5000 + "]" * 5000},
+     r"deep\.yaml:1:\d+: invalid YAML: exceeded maximum nesting depth"),
 ])
 def test_bad_input_is_one_clear_error(tmp_path, files, error):
     for name, text in files.items():
@@ -171,3 +189,75 @@ def test_same_message_twice_with_the_same_schema_is_fine(tmp_path):
     write(tmp_path, "contracts.yaml", "publishes: {a: {schema: {type: string}}}\n")
     write(tmp_path, "asyncapi.yaml", "asyncapi: 2.6.0\nchannels: {a: {subscribe: {message: {payload: {type: string}}}}}\n")
     assert "a" in load(tmp_path).publishes
+
+
+def test_yaml_merge_keys_may_override_what_they_merge(tmp_path):
+    """`<<: *base` then a key of the mapping's own is YAML's override, not a key written twice."""
+    write(tmp_path, "contracts.yaml", """\
+        x-base: &base {type: object, properties: {id: {type: string}}, additionalProperties: false}
+        publishes:
+          a.made: {schema: {<<: *base, additionalProperties: true}}
+          b.made: {schema: {<<: *base, required: [id]}}
+        """)
+    contract = load(tmp_path)
+    assert contract.publishes["a.made"].document["additionalProperties"] is True
+    assert contract.publishes["b.made"].document["required"] == ["id"]
+    write(tmp_path, "contracts.yaml", "publishes: {a: {schema: {<<: {type: object}, title: x, title: y}}}\n")
+    with pytest.raises(ManifestError, match="key 'title' appears twice"):
+        load(tmp_path)
+
+
+def test_asyncapi_schema_format_names_the_json_schema_draft(tmp_path):
+    write(tmp_path, "asyncapi.yaml", """\
+        asyncapi: 3.0.0
+        info: {title: s, version: '1'}
+        channels:
+          pairs: {address: pairs, messages: {m: {payload: {schemaFormat: 'application/schema+json;version=2020-12',
+                                                          schema: {type: array, prefixItems: [{type: integer}]}}}}}
+          plain: {address: plain, messages: {m: {payload: {type: array, items: [{type: integer}]}}}}
+        operations:
+          a: {action: send, channel: {$ref: '#/channels/pairs'}}
+          b: {action: send, channel: {$ref: '#/channels/plain'}}
+        """)
+    contract = load(tmp_path)
+    assert contract.publishes["pairs"].document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert contract.publishes["plain"].document["$schema"] == "http://json-schema.org/draft-07/schema#"
+
+
+def test_asyncapi_refs_into_other_files(tmp_path):
+    write(tmp_path, "asyncapi.yaml", """\
+        asyncapi: 2.6.0
+        info: {title: s, version: '1'}
+        channels:
+          thing.made: {$ref: 'api/channels.yaml#/made'}
+          other.done:
+            publish: {message: {payload: {$ref: 'api/schemas/done.json#/$defs/Done'}}}
+        """)
+    write(tmp_path, "api/channels.yaml", "made:\n  subscribe: {message: {$ref: 'messages.yaml#/Made'}}\n")
+    write(tmp_path, "api/messages.yaml", "Made: {payload: {$ref: 'schemas/made.json'}}\n")
+    write(tmp_path, "api/schemas/made.json", json.dumps({"type": "object", "properties": {"id": {"$ref": "#/$defs/id"}},
+                                                         "$defs": {"id": {"type": "string", "minLength": 3}}}))
+    write(tmp_path, "api/schemas/done.json", json.dumps({"$defs": {"Done": {"type": "integer"}}}))
+    contract = load(tmp_path)
+    assert contract.publishes["thing.made"].document["properties"]["id"] == {"type": "string", "minLength": 3}
+    assert contract.consumes["other.done"].document["type"] == "integer"
+
+
+def test_asyncapi_3_pointer_through_a_channel_kept_in_another_file(tmp_path):
+    """`#/channels/made/messages/m` when channel `made` is itself a $ref: the pointer goes through it."""
+    write(tmp_path, "asyncapi.yaml", """\
+        asyncapi: 3.0.0
+        info: {title: s, version: '1'}
+        channels:
+          made: {$ref: 'api/channels.yaml#/made'}
+        operations:
+          tell: {action: send, channel: {$ref: '#/channels/made'}, messages: [{$ref: '#/channels/made/messages/m'}]}
+          hear: {action: receive, channel: {$ref: 'api/channels.yaml#/made'}}
+        """)
+    write(tmp_path, "api/channels.yaml", "made:\n  address: thing.made\n  messages:\n    m: {$ref: 'messages.yaml#/M'}\n")
+    write(tmp_path, "api/messages.yaml", "M: {payload: {$ref: 'schemas.yaml#/S'}}\n")
+    write(tmp_path, "api/schemas.yaml", "S: {type: integer, minimum: 1}\n")
+    contract = load(tmp_path)
+    for table in (contract.publishes, contract.consumes):
+        assert {k: v for k, v in table["thing.made"].document.items() if k != "$schema"} == {
+            "type": "integer", "minimum": 1}

@@ -133,6 +133,56 @@ CASES = [
     ("reader false", S, False, False, "schema_closed"),
     ("writer false", False, S, True, None),
     ("boolean type to enum", {"type": "boolean"}, {"enum": [True]}, False, "enum_array_narrowed"),
+    # Keywords beyond Confluent's list: a reader that uses one is never called compatible by ignoring it.
+    ("dependentRequired added", obj({"a": S, "b": S}), obj({"a": S, "b": S}, dependentRequired={"a": ["b"]}),
+     False, "dependency_array_added"),
+    ("dependentRequired met by required", obj({"a": S, "b": S}, ["b"]),
+     obj({"a": S, "b": S}, dependentRequired={"a": ["b"]}), True, None),
+    ("dependentRequired dropped", obj({"a": S}, dependentRequired={"a": ["b"]}), obj({"a": S}), True,
+     "dependency_array_removed"),
+    ("dependentSchemas added", obj({"a": S, "b": S}),
+     obj({"a": S, "b": S}, dependentSchemas={"a": {"required": ["b"]}}), False, "dependency_schema_added"),
+    ("dependentSchemas met", obj({"a": S, "b": S}, ["b"]),
+     obj({"a": S, "b": S}, dependentSchemas={"a": {"required": ["b"]}}), True, None),
+    ("propertyNames added over an open writer", obj({"a": S}), obj({"a": S}, propertyNames={"maxLength": 3}),
+     False, "property_names_added"),
+    ("propertyNames met by a closed writer", obj({"ab": S}, additionalProperties=False),
+     obj({"ab": S}, propertyNames={"maxLength": 3}), True, None),
+    ("propertyNames rejects a declared name", obj({"abcd": S}, additionalProperties=False),
+     obj({}, propertyNames={"maxLength": 3}), False, "property_names_narrowed"),
+    ("propertyNames narrowed", obj({}, propertyNames={"maxLength": 5}), obj({}, propertyNames={"maxLength": 3}),
+     False, "property_names_narrowed"),
+    ("if/then added", obj({"a": S, "b": S}), {**obj({"a": S, "b": S}), "if": {"required": ["a"]},
+                                              "then": {"required": ["b"]}}, False, "if_then_else_added"),
+    ("if never met by the writer", obj({"kind": {"const": "y"}}, ["kind"]),
+     {"type": "object", "if": obj({"kind": {"const": "x"}}, ["kind"]), "then": {"required": ["b"]}}, True, None),
+    ("if always met, then met", obj({"kind": {"const": "x"}, "b": S}, ["kind", "b"]),
+     {"type": "object", "if": obj({"kind": {"const": "x"}}, ["kind"]), "then": {"required": ["b"]}}, True, None),
+    ("contains added", {"type": "array", "items": S}, {"type": "array", "contains": S}, False, "contains_added"),
+    ("contains met by every item", {"type": "array", "items": S, "minItems": 1}, {"type": "array", "contains": S},
+     True, None),
+    ("contains changed", {"type": "array", "contains": S}, {"type": "array", "contains": I}, False,
+     "contains_changed"),
+    ("contains narrower in the writer", {"type": "array", "contains": {"const": "a"}},
+     {"type": "array", "contains": S}, True, None),
+    ("minContains raised", {"type": "array", "contains": S}, {"type": "array", "contains": S, "minContains": 2},
+     False, "contains_changed"),
+    ("maxContains added", {"type": "array", "contains": S}, {"type": "array", "contains": S, "maxContains": 1},
+     False, "max_contains_added"),
+    ("unevaluatedProperties false over an open writer", obj({"a": S}), obj({"a": S}, unevaluatedProperties=False),
+     False, "additional_properties_narrowed"),
+    ("unevaluatedProperties sees allOf's names", obj({"a": S}, additionalProperties=False),
+     {"type": "object", "allOf": [obj({"a": S})], "unevaluatedProperties": False}, True, None),
+    ("unevaluatedProperties rejects a name allOf lacks", obj({"a": S, "c": S}, additionalProperties=False),
+     {"type": "object", "allOf": [obj({"a": S})], "unevaluatedProperties": False}, False,
+     "property_removed_from_closed_content_model"),
+    ("writer closed by unevaluatedProperties", obj({"a": S}, unevaluatedProperties=False),
+     obj({"a": S}, additionalProperties=False), True, None),
+    ("writer anyOf with unevaluatedProperties may send both names",
+     {"type": "object", "anyOf": [obj({"a": S}), obj({"b": S})], "unevaluatedProperties": False},
+     obj({"a": S}, additionalProperties=False), False, "property_removed_from_closed_content_model"),
+    ("unevaluatedItems false after prefixItems", {"type": "array", "prefixItems": [I]},
+     {"type": "array", "prefixItems": [I], "unevaluatedItems": False}, False, "additional_items_removed"),
 ]
 
 
@@ -226,3 +276,48 @@ def test_identical_pairs_are_compared_once():
     first = verdict(writer, reader)
     assert verdict(writer, reader) is first
     assert len([k for k in compare._CACHE if k[2] == "strict"]) >= 1
+
+
+DRAFT7 = "http://json-schema.org/draft-07/schema#"
+
+
+@pytest.mark.parametrize("writer,reader,compatible,kind", [
+    # draft-07 has dependencies (both forms), not dependentRequired/dependentSchemas
+    (obj({"a": S, "b": S}), obj({"a": S, "b": S}, dependencies={"a": ["b"]}), False, "dependency_array_added"),
+    (obj({"a": S, "b": S}), obj({"a": S, "b": S}, dependencies={"a": {"required": ["b"]}}), False,
+     "dependency_schema_added"),
+    (obj({"a": S, "b": S}), obj({"a": S, "b": S}, dependentRequired={"a": ["b"]}), True, None),
+    # prefixItems and unevaluatedProperties mean nothing to a draft-07 validator
+    ({"type": "array", "prefixItems": [I]}, {"type": "array", "prefixItems": [S]}, True, None),
+    (obj({"a": S}), obj({"a": S}, unevaluatedProperties=False), True, None),
+], ids=["dependencies array", "dependencies schema", "dependentRequired is not draft-07",
+        "prefixItems is not draft-07", "unevaluatedProperties is not draft-07"])
+def test_draft7_keywords(writer, reader, compatible, kind):
+    result = verdict(writer, reader, draft=DRAFT7)
+    assert result.compatible is compatible, [c.as_json() for c in result.changes]
+    if kind is not None:
+        assert kind in kinds(result), [c.as_json() for c in result.changes]
+    if not compatible:
+        assert result.has_example
+
+
+def test_each_draft_reads_its_own_keywords_when_the_sides_differ():
+    """A draft-07 producer (AsyncAPI 2) and a 2020-12 consumer (contracts.yaml) of the same tuple."""
+    from metarepo.contracts.compare import compare_schemas
+
+    from .schemas import schema
+
+    writer = schema({"type": "array", "items": [I, S], "additionalItems": False}, DRAFT7)
+    reader = schema({"type": "array", "prefixItems": [I, {"type": "string", "maxLength": 2}]})
+    result = compare_schemas(writer, reader)
+    assert not result.compatible and "max_length_added" in kinds(result)
+    assert compare_schemas(schema({"type": "array", "items": [I, {"type": "string", "maxLength": 2}],
+                                   "additionalItems": False}, DRAFT7), reader).compatible
+
+
+def test_a_conservative_verdict_with_no_possible_example_shows_none():
+    """'^a' and '^a.*' accept the same strings: the pattern change is reported (as Confluent does), but no
+    message can prove it, so none is shown; a made-up one would be a string both schemas accept."""
+    result = verdict({"type": "string", "pattern": "^a"}, {"type": "string", "pattern": "^a.*"})
+    assert not result.compatible and kinds(result) == {"pattern_changed"}
+    assert not result.has_example and result.as_json()["example"] is None
