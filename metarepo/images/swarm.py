@@ -7,7 +7,8 @@ window at least as long as the image's HEALTHCHECK takes to call a task
 unhealthy, ``max_failure_ratio`` from the manifest. Swarm only reports a
 task running once its health check passes, so convergence means healthy.
 
-``deploy`` waits for the update to converge and treats ``paused``,
+``deploy`` waits for the update to converge (woken by the engine's event
+stream the moment Swarm reports it, see ``watch.py``) and treats ``paused``,
 ``rollback_started``/``rollback_completed`` and ``rollback_paused`` as
 failure (``docker stack deploy`` exits 0 after a rollback: docker/cli#6752).
 ``roll_back`` re-applies the spec that ran before, or removes a service
@@ -26,6 +27,7 @@ from metarepo.report import NULL, Reporter
 
 from metarepo.images.references import short_reference
 from metarepo.images.release import Applied, Healthcheck, Preview, Release, RolloutFailed
+from metarepo.images.watch import ServiceWatch
 
 _NS = 1_000_000_000
 _LABEL = "io.metarepo"
@@ -155,12 +157,13 @@ class SwarmTarget:
             applied = Applied(release, created=False, previous=spec)
             self.in_flight = applied
             before = (current.get("UpdateStatus") or {}).get("StartedAt")
-            self._update_to(current["ID"], current["Version"]["Index"], release, spec)
-            try:
-                self._wait_updated(current["ID"], release, before, t0, spec)
-            except RolloutFailed:
-                self.in_flight = None  # already put back, by Swarm or by us
-                raise
+            with ServiceWatch(self.api, current["ID"]) as watch:  # listening before the update is submitted
+                self._update_to(current["ID"], current["Version"]["Index"], release, spec)
+                try:
+                    self._wait_updated(current["ID"], release, before, t0, spec, watch.wait)
+                except RolloutFailed:
+                    self.in_flight = None  # already put back, by Swarm or by us
+                    raise
         self.in_flight = None
         return Applied(release, applied.created, applied.previous, True, self.clock() - t0)
 
@@ -249,7 +252,11 @@ class SwarmTarget:
             time.sleep(self.poll)
 
     def _wait_updated(self, service_id: str, release: Release, before: str | None, t0: float,
-                      previous: dict[str, Any]) -> None:
+                      previous: dict[str, Any], pause: Callable[[float], None] = time.sleep) -> None:
+        """Until Swarm says the update completed (with every task on the new image), or it failed.
+
+        ``pause(poll)`` waits between looks; a ``ServiceWatch``'s returns early when the service changes.
+        """
         seen_update = False
         reason: str | None = None  # Swarm's message when it began to roll back
         while True:
@@ -279,7 +286,7 @@ class SwarmTarget:
                 self._put_back(service_id, previous)
                 raise RolloutFailed(f"{release.service}: not live and healthy after {release.timeout:g}s; "
                                     "put back as it was")
-            time.sleep(self.poll)
+            pause(self.poll)
 
     def _check_time(self, release: Release, t0: float) -> None:
         if self.clock() - t0 > release.timeout:
