@@ -14,6 +14,7 @@ nothing can stop to prompt. Ctrl-C in the main thread ends every live group.
 
 from __future__ import annotations
 
+import heapq
 import os
 import queue
 import signal
@@ -155,10 +156,18 @@ def run_parallel(
     started_at = time.monotonic()
     jobs = max(1, int(jobs))
     order = list(items)
-    wanted = set(order)
-    needs = {item: [d for d in (deps or {}).get(item, ()) if d in wanted] for item in order}
+    index = {item: n for n, item in enumerate(order)}
+    # Each item's distinct dependencies among the items, and who waits on whom: every
+    # item is looked at only when it is ready or one of its dependencies ends (O(items + deps)).
+    needs = {item: list(dict.fromkeys(d for d in (deps or {}).get(item, ()) if d in index)) for item in order}
+    waiting = {item: len(needs[item]) for item in order}
+    dependents: dict[Hashable, list[Hashable]] = {}
+    for item in order:
+        for dep in needs[item]:
+            dependents.setdefault(dep, []).append(item)
+    ready = [index[item] for item in order if not waiting[item]]  # a heap: start in input order
+    heapq.heapify(ready)
     results: dict[Hashable, Outcome] = {}
-    pending = list(order)
     running: set[Hashable] = set()
     finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
     tasks: queue.SimpleQueue[Hashable | None] = queue.SimpleQueue()
@@ -183,6 +192,34 @@ def run_parallel(
                 outcome = Outcome(item, FAILED, error=exc, reason=str(exc), seconds=time.monotonic() - t0)
             finished.put(outcome)
 
+    def settle(outcome: Outcome) -> list[Outcome]:
+        """Release the items waiting on ``outcome``; skip them (and theirs) if it did not succeed."""
+        skipped = []
+        if outcome.ok:
+            for item in dependents.get(outcome.key, ()):
+                if item not in results:
+                    waiting[item] -= 1
+                    if not waiting[item]:
+                        heapq.heappush(ready, index[item])
+            return skipped
+        stack = [outcome.key]
+        while stack:
+            failed = stack.pop()
+            for item in dependents.get(failed, ()):
+                if item not in results and item not in running:
+                    results[item] = Outcome(item, SKIPPED, reason=f"{failed} did not succeed")
+                    skipped.append(results[item])
+                    stack.append(item)
+        return skipped
+
+    def dispatch() -> None:
+        while ready and len(running) < jobs:
+            item = order[heapq.heappop(ready)]
+            if item in results:
+                continue
+            running.add(item)
+            tasks.put(item)
+
     threads = [threading.Thread(target=worker, daemon=True, name=f"meta-{i}")
                for i in range(min(jobs, len(order)) or 1)]
     for t in threads:
@@ -190,40 +227,27 @@ def run_parallel(
     reporter.start(len(order), "")
     interrupted = False
     try:
-        while pending or running:
-            progressed = True
-            while progressed:
-                progressed = False
-                for item in list(pending):
-                    blockers = [d for d in needs[item] if d not in results or not results[d].ok]
-                    failed_dep = next((d for d in needs[item] if d in results and not results[d].ok), None)
-                    if failed_dep is not None:
-                        pending.remove(item)
-                        results[item] = Outcome(item, SKIPPED, reason=f"{failed_dep} did not succeed")
-                        reporter.item_done(str(item), False, results[item].reason)
-                        progressed = True
-                    elif stopping:
-                        pending.remove(item)
-                        results[item] = Outcome(item, SKIPPED, reason="not started: an earlier item failed")
-                        progressed = True
-                    elif not blockers and len(running) < jobs:
-                        pending.remove(item)
-                        running.add(item)
-                        tasks.put(item)
-            if not running:
-                if pending:  # a cycle: nothing can start
-                    for item in pending:
-                        results[item] = Outcome(item, SKIPPED, reason="dependency cycle")
-                    pending.clear()
-                break
+        dispatch()
+        while running:
             outcome = finished.get()
             running.discard(outcome.key)
             results[outcome.key] = outcome
+            skipped = settle(outcome)
+            if stop_on_failure and outcome.state == FAILED and not stopping:
+                stopping = True
+                ready.clear()
+                for item in order:
+                    if item not in results and item not in running:
+                        results[item] = Outcome(item, SKIPPED, reason="not started: an earlier item failed")
+            dispatch()  # before the callbacks, so the workers are not kept waiting
             reporter.item_done(str(outcome.key), outcome.ok, outcome.reason)
+            for other in skipped:
+                reporter.item_done(str(other.key), False, other.reason)
             if on_outcome is not None:
                 on_outcome(outcome)
-            if stop_on_failure and outcome.state == FAILED:
-                stopping = True
+        for item in order:  # what never became ready waits on a cycle
+            if item not in results:
+                results[item] = Outcome(item, SKIPPED, reason="dependency cycle")
     except KeyboardInterrupt:
         interrupted = True
         end_all_children()
@@ -337,11 +361,16 @@ def run_command(
     _check_cancelled()
     t0 = time.monotonic()
     spill = None if on_line else tempfile.TemporaryFile(prefix="meta-out-")
-    proc = subprocess.Popen(
-        list(argv), cwd=cwd, env=dict(env) if env is not None else child_env(),
-        stdin=subprocess.DEVNULL, stdout=spill if spill else subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=env if env is not None else child_env(),
+            stdin=subprocess.DEVNULL, stdout=spill if spill else subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except BaseException:  # could not start (no such program, say): nothing to keep
+        if spill is not None:
+            spill.close()
+        raise
     _register(proc)
     timed_out = False
     try:
@@ -408,9 +437,9 @@ def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env
     on timeout the whole group is ended and ``TimeoutExpired`` raised.
     """
     _check_cancelled()
-    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                            start_new_session=True)
+    # Bytes pipes, decoded once at the end: text-mode pipes cost a wrapper each per call.
+    proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     _register(proc)
     try:
         try:
@@ -422,4 +451,10 @@ def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env
     finally:
         with _live_lock:
             _live.discard(proc)
-    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+    return subprocess.CompletedProcess(list(argv), proc.returncode, _text(out), _text(err))
+
+
+def _text(data: bytes) -> str:
+    """What a text-mode pipe gives: UTF-8 (bad bytes replaced), universal newlines."""
+    text = data.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text

@@ -80,3 +80,15 @@ def test_big_output_spills_to_a_file(tmp_path):
 def test_children_never_see_a_terminal_prompt(tmp_path):
     result = run_command(["sh", "-c", 'echo "$GIT_TERMINAL_PROMPT"; cat'], cwd=tmp_path)
     assert result.output.read() == b"0\n"  # and stdin is empty, so `cat` did not wait
+
+
+def test_a_long_chain_and_a_diamond_run_in_dependency_order():
+    order: list[int] = []
+    items = list(range(300))
+    deps = {i: [i - 1] for i in items[1:]}  # 0 <- 1 <- 2 ... one at a time, whatever the jobs
+    run = run_parallel(list(reversed(items)), order.append, jobs=4, deps=deps)
+    assert run.ok and order == items
+    order.clear()
+    run = run_parallel(["top", "left", "right", "base"], order.append, jobs=2,
+                       deps={"top": ["left", "right"], "left": ["base"], "right": ["base", "base"]})
+    assert run.ok and order[0] == "base" and order[-1] == "top" and set(order[1:3]) == {"left", "right"}
