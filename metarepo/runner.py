@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import os
 import queue
+import select
 import signal
 import subprocess
 import tempfile
@@ -344,6 +345,39 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def wait_exit(proc: subprocess.Popen, timeout: float | None) -> bool:
+    """Wait for ``proc`` to end, at most ``timeout`` seconds; False if it is still running.
+
+    ``Popen.wait(timeout=...)`` polls with growing sleeps, which adds up to a
+    millisecond or so to every short command; a pidfd (Linux) wakes us the
+    moment the child ends.
+    """
+    if timeout is None:
+        proc.wait()
+        return True
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, or the child is already reaped
+        try:
+            proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        # Opened first, then checked: if another thread reaped the child before the open (and
+        # its pid was reused), poll() says so from the recorded exit status.
+        if proc.poll() is not None:
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        ended = bool(poller.poll(max(0.0, timeout) * 1000))
+    finally:
+        os.close(fd)
+    if ended:
+        proc.wait()
+    return ended
+
+
 def run_command(
     argv: Sequence[str],
     *,
@@ -375,9 +409,7 @@ def run_command(
     timed_out = False
     try:
         if on_line is None:
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
+            if not wait_exit(proc, timeout):
                 timed_out = True
                 end_process_group(proc)
         else:
@@ -435,23 +467,24 @@ def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env
 
     Registered with the live set, so Ctrl-C ends it with everything else;
     on timeout the whole group is ended and ``TimeoutExpired`` raised.
+    Output goes to two unnamed temporary files, read once the command has
+    ended (no pipes to drain, and nothing waits on a grandchild holding them).
     """
     _check_cancelled()
-    # Bytes pipes, decoded once at the end: text-mode pipes cost a wrapper each per call.
-    proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    _register(proc)
-    try:
+    with tempfile.TemporaryFile(prefix="meta-out-") as out, tempfile.TemporaryFile(prefix="meta-err-") as err:
+        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                start_new_session=True)
+        _register(proc)
         try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            end_process_group(proc)
-            proc.communicate()
-            raise
-    finally:
-        with _live_lock:
-            _live.discard(proc)
-    return subprocess.CompletedProcess(list(argv), proc.returncode, _text(out), _text(err))
+            if not wait_exit(proc, timeout):
+                end_process_group(proc)
+                raise subprocess.TimeoutExpired(list(argv), timeout)
+        finally:
+            with _live_lock:
+                _live.discard(proc)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(list(argv), proc.returncode, _text(out.read()), _text(err.read()))
 
 
 def _text(data: bytes) -> str:
