@@ -60,6 +60,31 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def compile_metarepo() -> str:
+    """Byte-compile metarepo as ``pip install`` does for an installed package.
+
+    An editable install under ``PYTHONDONTWRITEBYTECODE`` (set here) would
+    otherwise compile every metarepo module from source on every run.
+    """
+    import compileall
+    import metarepo
+
+    compileall.compile_dir(str(Path(metarepo.__file__).parent), quiet=1)
+    return str(Path(metarepo.__file__).parent)
+
+
+def autogroup_note() -> str | None:
+    try:
+        enabled = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return None
+    if not enabled:
+        return None
+    return ("the kernel's autogroup scheduling is on: meta starts each child in its own session (so Ctrl-C "
+            "and --timeout end whole groups), which under competing load gives meta's children a larger "
+            "CPU share than xargs' children; at low load this does not matter, so trust low-load numbers")
+
+
 def meta_argv() -> list[str]:
     script = Path(sys.executable).with_name("meta")
     return [str(script)] if script.exists() else [sys.executable, "-m", "metarepo"]
@@ -256,6 +281,10 @@ def main() -> int:
         report.line(f"meta runs with -j {jobs} (= xargs -P {jobs}; clone: -j 4 = xargs -P 4); all output to /dev/null")
         report.line(f"load average at start: {' '.join(f'{x:.2f}' for x in load_before)}")
         report.line(f"fleet in {root}")
+        report.line(f"byte-compiled {compile_metarepo()} (as pip install does)")
+        note = autogroup_note()
+        if note:
+            report.notes.append(note)
         ws = paths_file = None
         if {"exec", "status", "clone"} & set(sections):
             t0 = time.perf_counter()
