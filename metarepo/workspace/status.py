@@ -104,8 +104,13 @@ def collect_status(manifest: Manifest, projects: Sequence[Project], *, jobs: int
     rows = [o.value if o.value is not None else ProjectStatus(str(o.key), cloned=True, error=o.reason or o.state)
             for o in run.outcomes]
     heads = {r.commit for r in rows if r.commit}
-    if len(cache) != before or len(cache) > 2 * len(heads) + 16:
-        _save_cache(manifest, {k: v for k, v in cache.items() if k in heads})
+    if len(by_name) == len(manifest.projects):  # every project seen: what is not a head now is stale
+        keep = {k: v for k, v in cache.items() if k in heads}
+    else:  # a selection: the others' heads are unknown here, so keep their entries (within a bound)
+        limit = 2 * len(manifest.projects) + 16
+        keep = cache if len(cache) <= limit else {k: v for k, v in cache.items() if k in heads}
+    if len(cache) != before or len(keep) != len(cache):
+        _save_cache(manifest, keep)
     return run, rows
 
 
