@@ -467,24 +467,46 @@ def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env
 
     Registered with the live set, so Ctrl-C ends it with everything else;
     on timeout the whole group is ended and ``TimeoutExpired`` raised.
-    Output goes to two unnamed temporary files, read once the command has
-    ended (no pipes to drain, and nothing waits on a grandchild holding them).
+    Both pipes are drained with one poll loop on the raw descriptors, and the
+    exit is awaited with ``wait_exit``: no text wrappers, no sleep-polling.
     """
     _check_cancelled()
-    with tempfile.TemporaryFile(prefix="meta-out-") as out, tempfile.TemporaryFile(prefix="meta-err-") as err:
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                start_new_session=True)
-        _register(proc)
-        try:
-            if not wait_exit(proc, timeout):
+    deadline = time.monotonic() + timeout
+    proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    _register(proc)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+        poller = select.poll()
+        for fd in chunks:
+            poller.register(fd, select.POLLIN)
+        open_fds = len(chunks)
+        while open_fds:
+            remaining = deadline - time.monotonic()
+            events = poller.poll(max(0.0, remaining) * 1000) if remaining > 0 else []
+            if not events:
                 end_process_group(proc)
                 raise subprocess.TimeoutExpired(list(argv), timeout)
-        finally:
-            with _live_lock:
-                _live.discard(proc)
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(list(argv), proc.returncode, _text(out.read()), _text(err.read()))
+            for fd, _ in events:
+                data = os.read(fd, 1 << 16)
+                if data:
+                    chunks[fd].append(data)
+                else:
+                    poller.unregister(fd)
+                    open_fds -= 1
+        if not wait_exit(proc, max(0.0, deadline - time.monotonic())):
+            end_process_group(proc)
+            raise subprocess.TimeoutExpired(list(argv), timeout)
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    return subprocess.CompletedProcess(list(argv), proc.returncode, _text(b"".join(chunks[out_fd])),
+                                       _text(b"".join(chunks[err_fd])))
 
 
 def _text(data: bytes) -> str:
