@@ -36,7 +36,7 @@ test: system-deps $(BIN)/meta
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/meta
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build

@@ -135,13 +135,15 @@ _SECTION = re.compile(r'^\s*\[\s*remote\s+"(?P<name>[^"]*)"\s*\]')
 _URL = re.compile(r"^\s*url\s*=\s*(?P<url>.*?)\s*$", re.IGNORECASE)
 
 
-def remote_url(path: Path, remote: str = "origin") -> str | None:
+def remote_url(path: Path, remote: str = "origin", *, gd: Path | None = None,
+               env: dict[str, str] | None = None) -> str | None:
     """The URL of ``remote``, read straight from ``.git/config`` (no process).
 
     Falls back to ``git config`` when the file uses includes or
     ``insteadOf`` rewriting, which only git itself resolves correctly.
+    ``gd`` is the clone's git directory when the caller already knows it.
     """
-    gd = git_dir(path)
+    gd = gd or git_dir(path)
     if gd is None:
         return None
     config = gd / "config"
@@ -154,7 +156,7 @@ def remote_url(path: Path, remote: str = "origin") -> str | None:
     except OSError:
         return None
     if "[include" in text or "insteadof" in text.lower():
-        proc = run_git(["config", "--get", f"remote.{remote}.url"], cwd=path, check=False)
+        proc = run_git(["config", "--get", f"remote.{remote}.url"], cwd=path, check=False, env=env)
         return proc.stdout.strip() or None
     current = None
     for line in text.splitlines():
@@ -217,8 +219,8 @@ def parse_status_v2(text: str) -> BranchStatus:
     return BranchStatus(oid, branch, upstream, ahead, behind, changed, untracked, conflicted)
 
 
-def branch_status(path: Path) -> BranchStatus:
-    proc = run_git(["status", "--porcelain=v2", "--branch"], cwd=path)
+def branch_status(path: Path, *, env: dict[str, str] | None = None) -> BranchStatus:
+    proc = run_git(["status", "--porcelain=v2", "--branch"], cwd=path, env=env)
     return parse_status_v2(proc.stdout)
 
 
@@ -226,9 +228,9 @@ def head_commit(path: Path) -> str:
     return run_git(["rev-parse", "HEAD"], cwd=path).stdout.strip()
 
 
-def commit_summary(path: Path, rev: str = "HEAD") -> tuple[int, str]:
+def commit_summary(path: Path, rev: str = "HEAD", *, env: dict[str, str] | None = None) -> tuple[int, str]:
     """(commit time as a Unix timestamp, subject) of ``rev``."""
-    out = run_git(["log", "-1", "--format=%ct%x00%s", rev, "--"], cwd=path).stdout
+    out = run_git(["log", "-1", "--format=%ct%x00%s", rev, "--"], cwd=path, env=env).stdout
     stamp, _, subject = out.rstrip("\n").partition("\0")
     return int(stamp or 0), subject
 

@@ -306,8 +306,12 @@ def dump_manifest(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_atomic(file: Path, text: str) -> None:
-    """Replace ``file`` with ``text`` in one rename; the old file is intact on any failure."""
+def write_atomic(file: Path, text: str, *, durable: bool = True) -> None:
+    """Replace ``file`` with ``text`` in one rename; the old file is intact on any failure.
+
+    ``durable`` flushes the new text to disk before the rename (what a manifest
+    needs); local state that can be rebuilt (caches, the last run) skips that.
+    """
     file = Path(file)
     mode = file.stat().st_mode & 0o777 if file.exists() else None
     fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
@@ -315,7 +319,8 @@ def write_atomic(file: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, file)

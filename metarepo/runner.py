@@ -14,8 +14,10 @@ nothing can stop to prompt. Ctrl-C in the main thread ends every live group.
 
 from __future__ import annotations
 
+import heapq
 import os
 import queue
+import select
 import signal
 import subprocess
 import tempfile
@@ -155,10 +157,18 @@ def run_parallel(
     started_at = time.monotonic()
     jobs = max(1, int(jobs))
     order = list(items)
-    wanted = set(order)
-    needs = {item: [d for d in (deps or {}).get(item, ()) if d in wanted] for item in order}
+    index = {item: n for n, item in enumerate(order)}
+    # Each item's distinct dependencies among the items, and who waits on whom: every
+    # item is looked at only when it is ready or one of its dependencies ends (O(items + deps)).
+    needs = {item: list(dict.fromkeys(d for d in (deps or {}).get(item, ()) if d in index)) for item in order}
+    waiting = {item: len(needs[item]) for item in order}
+    dependents: dict[Hashable, list[Hashable]] = {}
+    for item in order:
+        for dep in needs[item]:
+            dependents.setdefault(dep, []).append(item)
+    ready = [index[item] for item in order if not waiting[item]]  # a heap: start in input order
+    heapq.heapify(ready)
     results: dict[Hashable, Outcome] = {}
-    pending = list(order)
     running: set[Hashable] = set()
     finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
     tasks: queue.SimpleQueue[Hashable | None] = queue.SimpleQueue()
@@ -183,6 +193,34 @@ def run_parallel(
                 outcome = Outcome(item, FAILED, error=exc, reason=str(exc), seconds=time.monotonic() - t0)
             finished.put(outcome)
 
+    def settle(outcome: Outcome) -> list[Outcome]:
+        """Release the items waiting on ``outcome``; skip them (and theirs) if it did not succeed."""
+        skipped = []
+        if outcome.ok:
+            for item in dependents.get(outcome.key, ()):
+                if item not in results:
+                    waiting[item] -= 1
+                    if not waiting[item]:
+                        heapq.heappush(ready, index[item])
+            return skipped
+        stack = [outcome.key]
+        while stack:
+            failed = stack.pop()
+            for item in dependents.get(failed, ()):
+                if item not in results and item not in running:
+                    results[item] = Outcome(item, SKIPPED, reason=f"{failed} did not succeed")
+                    skipped.append(results[item])
+                    stack.append(item)
+        return skipped
+
+    def dispatch() -> None:
+        while ready and len(running) < jobs:
+            item = order[heapq.heappop(ready)]
+            if item in results:
+                continue
+            running.add(item)
+            tasks.put(item)
+
     threads = [threading.Thread(target=worker, daemon=True, name=f"meta-{i}")
                for i in range(min(jobs, len(order)) or 1)]
     for t in threads:
@@ -190,40 +228,27 @@ def run_parallel(
     reporter.start(len(order), "")
     interrupted = False
     try:
-        while pending or running:
-            progressed = True
-            while progressed:
-                progressed = False
-                for item in list(pending):
-                    blockers = [d for d in needs[item] if d not in results or not results[d].ok]
-                    failed_dep = next((d for d in needs[item] if d in results and not results[d].ok), None)
-                    if failed_dep is not None:
-                        pending.remove(item)
-                        results[item] = Outcome(item, SKIPPED, reason=f"{failed_dep} did not succeed")
-                        reporter.item_done(str(item), False, results[item].reason)
-                        progressed = True
-                    elif stopping:
-                        pending.remove(item)
-                        results[item] = Outcome(item, SKIPPED, reason="not started: an earlier item failed")
-                        progressed = True
-                    elif not blockers and len(running) < jobs:
-                        pending.remove(item)
-                        running.add(item)
-                        tasks.put(item)
-            if not running:
-                if pending:  # a cycle: nothing can start
-                    for item in pending:
-                        results[item] = Outcome(item, SKIPPED, reason="dependency cycle")
-                    pending.clear()
-                break
+        dispatch()
+        while running:
             outcome = finished.get()
             running.discard(outcome.key)
             results[outcome.key] = outcome
+            skipped = settle(outcome)
+            if stop_on_failure and outcome.state == FAILED and not stopping:
+                stopping = True
+                ready.clear()
+                for item in order:
+                    if item not in results and item not in running:
+                        results[item] = Outcome(item, SKIPPED, reason="not started: an earlier item failed")
+            dispatch()  # before the callbacks, so the workers are not kept waiting
             reporter.item_done(str(outcome.key), outcome.ok, outcome.reason)
+            for other in skipped:
+                reporter.item_done(str(other.key), False, other.reason)
             if on_outcome is not None:
                 on_outcome(outcome)
-            if stop_on_failure and outcome.state == FAILED:
-                stopping = True
+        for item in order:  # what never became ready waits on a cycle
+            if item not in results:
+                results[item] = Outcome(item, SKIPPED, reason="dependency cycle")
     except KeyboardInterrupt:
         interrupted = True
         end_all_children()
@@ -320,6 +345,39 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def wait_exit(proc: subprocess.Popen, timeout: float | None) -> bool:
+    """Wait for ``proc`` to end, at most ``timeout`` seconds; False if it is still running.
+
+    ``Popen.wait(timeout=...)`` polls with growing sleeps, which adds up to a
+    millisecond or so to every short command; a pidfd (Linux) wakes us the
+    moment the child ends.
+    """
+    if timeout is None:
+        proc.wait()
+        return True
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, or the child is already reaped
+        try:
+            proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        # Opened first, then checked: if another thread reaped the child before the open (and
+        # its pid was reused), poll() says so from the recorded exit status.
+        if proc.poll() is not None:
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        ended = bool(poller.poll(max(0.0, timeout) * 1000))
+    finally:
+        os.close(fd)
+    if ended:
+        proc.wait()
+    return ended
+
+
 def run_command(
     argv: Sequence[str],
     *,
@@ -337,18 +395,21 @@ def run_command(
     _check_cancelled()
     t0 = time.monotonic()
     spill = None if on_line else tempfile.TemporaryFile(prefix="meta-out-")
-    proc = subprocess.Popen(
-        list(argv), cwd=cwd, env=dict(env) if env is not None else child_env(),
-        stdin=subprocess.DEVNULL, stdout=spill if spill else subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=env if env is not None else child_env(),
+            stdin=subprocess.DEVNULL, stdout=spill if spill else subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except BaseException:  # could not start (no such program, say): nothing to keep
+        if spill is not None:
+            spill.close()
+        raise
     _register(proc)
     timed_out = False
     try:
         if on_line is None:
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
+            if not wait_exit(proc, timeout):
                 timed_out = True
                 end_process_group(proc)
         else:
@@ -404,29 +465,73 @@ def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env
                  timeout: float, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a short command in its own process group, capturing text output.
 
-    Standard input is empty, or ``input`` when given (written whole, then
-    closed, so the child cannot wait on a prompt). Registered with the live
-    set, so Ctrl-C ends it with everything else (and so does a Ctrl-C that
-    lands while this thread waits for it); on timeout the whole group is
-    ended and ``TimeoutExpired`` raised.
+    Standard input is empty, or ``input`` when given (written whole by a
+    helper thread, then closed, so the child cannot wait on a prompt).
+    Registered with the live set, so Ctrl-C ends it with everything else (and
+    so does a Ctrl-C that lands while this thread waits for it); on timeout
+    the whole group is ended and ``TimeoutExpired`` raised. Both output pipes
+    are drained with one poll loop on the raw descriptors, and the exit is
+    awaited with ``wait_exit``: no text wrappers, no sleep-polling.
     """
     _check_cancelled()
-    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env),
+    deadline = time.monotonic() + timeout
+    proc = subprocess.Popen(list(argv), cwd=cwd, env=env,
                             stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                            start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     _register(proc)
     try:
-        try:
-            out, err = proc.communicate(input=input, timeout=timeout)
-        except subprocess.TimeoutExpired:
+        if input is not None:
+            threading.Thread(target=_feed, args=(proc.stdin, input.encode("utf-8")), daemon=True).start()
+        assert proc.stdout is not None and proc.stderr is not None
+        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+        poller = select.poll()
+        for fd in chunks:
+            poller.register(fd, select.POLLIN)
+        open_fds = len(chunks)
+        while open_fds:
+            remaining = deadline - time.monotonic()
+            events = poller.poll(max(0.0, remaining) * 1000) if remaining > 0 else []
+            if not events:
+                end_process_group(proc)
+                raise subprocess.TimeoutExpired(list(argv), timeout)
+            for fd, _ in events:
+                data = os.read(fd, 1 << 16)
+                if data:
+                    chunks[fd].append(data)
+                else:
+                    poller.unregister(fd)
+                    open_fds -= 1
+        if not wait_exit(proc, max(0.0, deadline - time.monotonic())):
             end_process_group(proc)
-            proc.communicate()
-            raise
-        except BaseException:  # Ctrl-C: the child is in its own session, so end it here
-            end_process_group(proc)
-            raise
+            raise subprocess.TimeoutExpired(list(argv), timeout)
+    except BaseException:  # Ctrl-C (or a timeout): the child is in its own session, so end it here
+        end_process_group(proc)
+        raise
     finally:
         with _live_lock:
             _live.discard(proc)
-    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    return subprocess.CompletedProcess(list(argv), proc.returncode, _text(b"".join(chunks[out_fd])),
+                                       _text(b"".join(chunks[err_fd])))
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    """Write ``data`` to a child's stdin and close it (a child that stops reading just ends the write)."""
+    try:
+        pipe.write(data)
+    except (BrokenPipeError, OSError):
+        pass
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
+def _text(data: bytes) -> str:
+    """What a text-mode pipe gives: UTF-8 (bad bytes replaced), universal newlines."""
+    text = data.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text

@@ -82,6 +82,35 @@ def test_children_never_see_a_terminal_prompt(tmp_path):
     assert result.output.read() == b"0\n"  # and stdin is empty, so `cat` did not wait
 
 
+def test_a_long_chain_and_a_diamond_run_in_dependency_order():
+    order: list[int] = []
+    items = list(range(300))
+    deps = {i: [i - 1] for i in items[1:]}  # 0 <- 1 <- 2 ... one at a time, whatever the jobs
+    run = run_parallel(list(reversed(items)), order.append, jobs=4, deps=deps)
+    assert run.ok and order == items
+    order.clear()
+    run = run_parallel(["top", "left", "right", "base"], order.append, jobs=2,
+                       deps={"top": ["left", "right"], "left": ["base"], "right": ["base", "base"]})
+    assert run.ok and order[0] == "base" and order[-1] == "top" and set(order[1:3]) == {"left", "right"}
+
+
+def test_run_captured_keeps_streams_apart_and_ends_a_hung_group(tmp_path):
+    import os
+    import subprocess
+
+    import pytest
+
+    from metarepo.runner import run_captured
+
+    proc = run_captured(["sh", "-c", "printf 'a\\r\\nb\\n'; printf 'oops\\n' >&2; exit 4"], cwd=tmp_path,
+                        env=dict(os.environ), timeout=30)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (4, "a\nb\n", "oops\n")
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_captured(["sh", "-c", "sleep 30 & sleep 30"], cwd=tmp_path, env=dict(os.environ), timeout=0.3)
+    assert time.monotonic() - started < 10
+
+
 def test_run_captured_hands_over_input_or_nothing(tmp_path):
     import os
     import subprocess

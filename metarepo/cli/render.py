@@ -24,11 +24,13 @@ def style(text: str, *, fg: str | None = None, bold: bool = False, dim: bool = F
 
 
 def width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def clip(text: str, limit: int) -> str:
-    if width(text) <= limit:
+    if len(text) <= limit and text.isascii() or width(text) <= limit:
         return text
     out, used = [], 0
     for ch in text:
@@ -46,12 +48,13 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], colours: Iterab
     colours = list(colours)
     widths = [max([width(h)] + [width(r[i]) for r in rows]) for i, h in enumerate(headers)]
     lines = ["  ".join(style(h.ljust(widths[i]), bold=True) for i, h in enumerate(headers)).rstrip()]
+    coloured = sys.stdout.isatty()
     for n, row in enumerate(rows):
         cells = []
         for i, cell in enumerate(row):
             padded = cell + " " * (widths[i] - width(cell))
-            fg = colours[n][i] if n < len(colours) else None
-            cells.append(style(padded, fg=fg) if fg else padded)
+            fg = colours[n][i] if coloured and n < len(colours) else None
+            cells.append(click.style(padded, fg=fg) if fg else padded)
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 

@@ -4,31 +4,64 @@ The command's variables go in the environment (``META_PROJECT``,
 ``META_PROJECT_PATH``, ``META_PROJECT_URL``, ``META_ROOT``), never pasted
 into the shell string. Which projects failed is remembered under
 ``.metarepo/`` (ignored by git) so ``--failed`` can re-run just those.
+
+A shell command is run with ``/bin/sh -c``, except a plain one (words of
+letters, digits and ``-_.,/:@%+=``, not starting with a shell builtin or
+keyword, no assignment): the shell would only split it at blanks and run the
+program, so it is run directly, as GNU make does, which saves one process per
+project. If that program cannot be started (not found, not executable, a
+script with no ``#!`` line), the command goes to ``/bin/sh -c`` after all, so
+the result and the message are the shell's.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Callable, Sequence
+import re
+from typing import Callable, Mapping, Sequence
 
 from metarepo.manifest import Manifest, Project, write_atomic
 from metarepo.runner import (DONE, CommandResult, Failed, Outcome, Run, Skip, child_env, run_command,
                              run_parallel)
 
 LAST_RUN = "last-run.json"
+SHELL = "/bin/sh"
+
+_PLAIN = re.compile(r"[A-Za-z0-9_\-.,/:@%+=]+(?:[ \t]+[A-Za-z0-9_\-.,/:@%+=]+)*")
+# POSIX sh (and dash) builtins and reserved words: these need the shell itself.
+_SHELL_WORDS = frozenset(
+    ". : [ alias bg break cd command continue echo eval exec exit export false fc fg getopts hash jobs "
+    "kill local newgrp printf pwd read readonly return set shift test times trap true type ulimit umask "
+    "unalias unset wait ! { } case do done elif else esac fi for if in then until while".split())
 
 
 def shell_argv(command: str) -> list[str]:
-    return ["/bin/sh", "-c", command]
+    return [SHELL, "-c", command]
 
 
-def project_env(manifest: Manifest, project: Project) -> dict[str, str]:
-    return child_env({
+def direct_argv(argv: Sequence[str]) -> list[str] | None:
+    """For ``sh -c CMD`` with a plain CMD, the argv the shell would run; else None."""
+    if len(argv) != 3 or argv[0] != SHELL or argv[1] != "-c":
+        return None
+    command = argv[2].strip(" \t")
+    if not _PLAIN.fullmatch(command):
+        return None
+    words = command.split()
+    if words[0] in _SHELL_WORDS or "=" in words[0] or words[0].startswith("-"):
+        return None
+    return words
+
+
+def project_env(manifest: Manifest, project: Project, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The child environment for ``project``; ``base`` is ``child_env()``, computed once per run."""
+    return {
+        **(base if base is not None else child_env()),
         "META_PROJECT": project.name,
         "META_PROJECT_PATH": str(project.path),
         "META_PROJECT_URL": project.url,
         "META_ROOT": str(manifest.root),
-    })
+        "PWD": str(project.path),  # what /bin/sh would set
+    }
 
 
 def run_in_projects(
@@ -47,14 +80,23 @@ def run_in_projects(
     that exits non-zero or times out is a failed outcome carrying its result.
     """
     by_name = {p.name: p for p in projects}
+    base = child_env()
+    direct = direct_argv(argv)
+    attempts = [direct, list(argv)] if direct else [list(argv)]
 
     def work(name: str) -> CommandResult:
         project = by_name[name]
         if not project.path.is_dir():
             raise Skip("not cloned (run `meta update`)")
         line_sink = (lambda line: on_line(project, line)) if on_line else None
-        result = run_command(argv, cwd=project.path, env=project_env(manifest, project),
-                             timeout=timeout, on_line=line_sink)
+        env = project_env(manifest, project, base)
+        for n, candidate in enumerate(attempts):
+            try:
+                result = run_command(candidate, cwd=project.path, env=env, timeout=timeout, on_line=line_sink)
+                break
+            except OSError:  # the program could not be started: let the shell run it (and say why)
+                if n == len(attempts) - 1:
+                    raise
         if result.timed_out:
             raise Failed(f"timed out after {timeout:g}s", result)
         if result.returncode != 0:
@@ -69,7 +111,8 @@ def run_in_projects(
 def remember_failures(manifest: Manifest, argv: Sequence[str], run: Run) -> None:
     failed = [str(o.key) for o in run.outcomes if o.state != DONE and o.state != "skipped"]
     try:
-        write_atomic(manifest.ensure_state_dir() / LAST_RUN, json.dumps({"argv": list(argv), "failed": failed}) + "\n")
+        write_atomic(manifest.ensure_state_dir() / LAST_RUN, json.dumps({"argv": list(argv), "failed": failed}) + "\n",
+                     durable=False)
     except OSError:
         pass
 

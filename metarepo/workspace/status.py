@@ -61,27 +61,29 @@ def _load_cache(manifest: Manifest) -> dict[str, list]:
 
 def _save_cache(manifest: Manifest, cache: dict[str, list]) -> None:
     try:
-        write_atomic(manifest.ensure_state_dir() / CACHE_FILE, json.dumps(cache))
+        write_atomic(manifest.ensure_state_dir() / CACHE_FILE, json.dumps(cache), durable=False)
     except OSError:
         pass  # a cache that cannot be written only costs time
 
 
-def project_status(project: Project, cache: dict[str, list]) -> ProjectStatus:
+def project_status(project: Project, cache: dict[str, list], env: dict[str, str] | None = None) -> ProjectStatus:
+    """One project's row; ``env`` is ``git.git_env()``, computed once per run."""
     if not project.path.exists():
         return ProjectStatus(project.name, cloned=False)
-    if not git.is_work_tree(project.path):
+    gd = git.git_dir(project.path)
+    if gd is None:
         raise Failed(f"{project.path} is not a git repository",
                      ProjectStatus(project.name, cloned=False, error="not a git repository"))
     try:
-        st = git.branch_status(project.path)
+        st = git.branch_status(project.path, env=env)
     except GitError as exc:
         raise Failed(exc.message, ProjectStatus(project.name, cloned=True, error=exc.message)) from None
-    origin = git.remote_url(project.path)
+    origin = git.remote_url(project.path, gd=gd, env=env)
     commit_time = subject = None
     if st.oid:
         cached = cache.get(st.oid)
         if cached is None:
-            commit_time, subject = git.commit_summary(project.path, st.oid)
+            commit_time, subject = git.commit_summary(project.path, st.oid, env=env)
             cache[st.oid] = [commit_time, subject]
         else:
             commit_time, subject = cached
@@ -97,12 +99,18 @@ def collect_status(manifest: Manifest, projects: Sequence[Project], *, jobs: int
     cache = _load_cache(manifest)
     before = len(cache)
     by_name = {p.name: p for p in projects}
-    run = run_parallel(list(by_name), lambda name: project_status(by_name[name], cache), jobs=jobs)
+    env = git.git_env()
+    run = run_parallel(list(by_name), lambda name: project_status(by_name[name], cache, env), jobs=jobs)
     rows = [o.value if o.value is not None else ProjectStatus(str(o.key), cloned=True, error=o.reason or o.state)
             for o in run.outcomes]
     heads = {r.commit for r in rows if r.commit}
-    if len(cache) != before or len(cache) > 2 * len(heads) + 16:
-        _save_cache(manifest, {k: v for k, v in cache.items() if k in heads})
+    if len(by_name) == len(manifest.projects):  # every project seen: what is not a head now is stale
+        keep = {k: v for k, v in cache.items() if k in heads}
+    else:  # a selection: the others' heads are unknown here, so keep their entries (within a bound)
+        limit = 2 * len(manifest.projects) + 16
+        keep = cache if len(cache) <= limit else {k: v for k, v in cache.items() if k in heads}
+    if len(cache) != before or len(keep) != len(cache):
+        _save_cache(manifest, keep)
     return run, rows
 
 

@@ -192,3 +192,32 @@ def test_json_streams_big_output_from_disk(workspace, meta):
                 "--include-only", "orders", cwd=workspace)
     out = json.loads(proc.stdout)["projects"][0]["output"]
     assert len(out) == 3_000_004 and out.endswith("xcafé")  # a UTF-8 sequence split across chunks survives
+
+
+def test_a_plain_command_runs_without_a_shell_and_anything_else_with_one():
+    from metarepo.workspace.execute import direct_argv, shell_argv
+
+    assert direct_argv(shell_argv("git status --short")) == ["git", "status", "--short"]
+    assert direct_argv(shell_argv("  make -C build test  ")) == ["make", "-C", "build", "test"]
+    assert direct_argv(shell_argv("git -c core.pager=cat log -1")) == ["git", "-c", "core.pager=cat", "log", "-1"]
+    for needs_the_shell in ['echo "$META_PROJECT"', "git status | head", "ls *.py", "cd src", "exit 3",
+                            "A=1 make", "make && make test", "echo ~", "true", "git log # comment",
+                            "printf 'a b'", "make\nmake test", "", "ls >out", "[ -f x ]"]:
+        assert direct_argv(shell_argv(needs_the_shell)) is None, needs_the_shell
+    assert direct_argv(["git", "status"]) is None  # `meta git`: already no shell
+
+
+def test_a_plain_command_the_kernel_cannot_start_goes_to_the_shell(workspace, meta):
+    script = workspace / "no-shebang"
+    script.write_text('echo "script in $META_PROJECT"\n')
+    script.chmod(0o755)
+    proc = meta("exec", str(script), "--include-only", "orders", "--json", cwd=workspace)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["projects"][0]["output"] == "script in services/orders\n"
+    proc = meta("exec", "no-such-program --flag", "--include-only", "orders", "--json", cwd=workspace)
+    project = json.loads(proc.stdout)["projects"][0]
+    assert proc.returncode == 1 and project["exit_code"] == 127 and "not found" in project["output"]
+    proc = meta("exec", "env", "--include-only", "orders", "--json", cwd=workspace)  # run directly
+    env = dict(line.split("=", 1) for line in json.loads(proc.stdout)["projects"][0]["output"].splitlines()
+               if "=" in line)
+    assert env["PWD"] == str(workspace / "services/orders") and env["META_PROJECT"] == "services/orders"

@@ -58,3 +58,18 @@ def test_status_caches_commit_subjects_by_sha(workspace, meta):
     rows = {r["project"]: r for r in json.loads(meta("status", "--json", cwd=workspace).stdout)["projects"]}
     assert rows["services/orders"]["subject"] == "second"
     assert git("check-ignore", ".metarepo/commits.json", cwd=workspace)
+
+
+def test_a_status_of_some_projects_keeps_the_others_cached(workspace, meta):
+    meta("status", cwd=workspace)
+    file = workspace / ".metarepo/commits.json"
+    cache = json.loads(file.read_text())
+    billing = git("rev-parse", "HEAD", cwd=workspace / "services/billing")
+    assert billing in cache
+    cache.update({f"{n:040x}": [0, "an older commit"] for n in range(20)})  # heads from before
+    file.write_text(json.dumps(cache))
+    assert meta("status", "--include-only", "orders", cwd=workspace).returncode == 0
+    assert billing in json.loads(file.read_text())  # not evicted by a status of orders alone
+    assert meta("status", cwd=workspace).returncode == 0  # a full status drops what no project points at
+    assert set(json.loads(file.read_text())) == {r["commit"] for r in json.loads(
+        meta("status", "--json", cwd=workspace).stdout)["projects"] if r["commit"]}
