@@ -151,6 +151,17 @@ def running_engine() -> Iterator[Engine]:
             client.close()
         for proc in reversed(procs):
             _stop(proc)
-        subprocess.run(["umount", "-R", "-l", str(base)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=False)
+        for mount in _mounts_under(base):  # netns and overlay mounts a killed engine may leave behind
+            subprocess.run(["umount", "-l", mount], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=False)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _mounts_under(base: Path) -> list[str]:
+    """Mount points under ``base``, deepest first."""
+    try:
+        lines = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    points = [line.split()[1].encode().decode("unicode_escape") for line in lines if len(line.split()) > 1]
+    return sorted((p for p in points if p.startswith(f"{base}/")), key=len, reverse=True)
