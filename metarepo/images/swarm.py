@@ -195,6 +195,9 @@ class SwarmTarget:
             if status.get("State") in _FAILED_TASK_STATES or (
                     status.get("State") in ("shutdown", "complete") and status.get("Err")):
                 return status.get("Err") or status.get("Message") or status.get("State")
+            if status.get("State") == "complete":  # a service's task never ends on its own: it was stopped
+                health = self._container_health((status.get("ContainerStatus") or {}).get("ContainerID"))
+                return health or f"its process exited ({(status.get('ContainerStatus') or {}).get('ExitCode')})"
         return None
 
     def _failure_reason(self, service_id: str, image: str, message: str) -> str:
@@ -332,6 +335,8 @@ class SwarmTarget:
 
 def _explain(error: str) -> str:
     """A task's error in a user's words, the engine's own text kept."""
+    if error.startswith(("its health check failed", "its process exited")):
+        return error
     if "unhealthy container" in error:
         return f"its health check failed ({error})"
     if "No such image" in error or "manifest unknown" in error or "pull access denied" in error:

@@ -184,3 +184,21 @@ def test_ctrl_c_during_a_rollout_puts_back_what_it_changed(docker_workspace: Pat
         time.sleep(0.2)
     assert services(docker_client)["orders"]["image"] == before["orders"]["image"]
     assert services(docker_client)["billing"]["image"] == before["billing"]["image"]
+
+
+def test_a_new_service_that_never_gets_healthy_is_removed_with_its_batch(docker_workspace: Path, engine,
+                                                                         docker_client):
+    ws = docker_workspace
+    commit_change(ws / "services/gateway", "app.sh", UNHEALTHY_APP, "gateway: never healthy")
+    batch = ("--include-only", "orders,gateway")
+    assert meta_docker(engine, "build", "--push", *batch, cwd=ws).returncode == 0
+    proc = meta_docker(engine, "rollout", "staging", *batch, "--json", cwd=ws)
+    assert proc.returncode == 1, proc.stderr
+    steps = {s["service"]: s for s in json.loads(proc.stdout)["services"]}
+    assert steps["gateway"]["state"] == "failed"
+    assert "health check failed" in steps["gateway"]["detail"] and "the new service was removed" in \
+        steps["gateway"]["detail"]
+    assert steps["orders"] == {**steps["orders"], "state": "rolled back",
+                               "detail": "removed (it was created by this rollout)"}
+    assert services(docker_client) == {}
+    assert not (ws / "environments").exists()
