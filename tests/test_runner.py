@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from metarepo.runner import DONE, FAILED, SKIPPED, Failed, Skip, run_command, run_parallel
+import pytest
+
+from metarepo.runner import DONE, FAILED, SKIPPED, Failed, Skip, program, run_command, run_parallel
 
 
 def test_dependencies_run_first_and_failures_skip_dependents():
@@ -60,6 +62,68 @@ def test_cycles_and_stop_on_failure():
     run = run_parallel(list(range(6)), work, jobs=1, stop_on_failure=True)
     assert run.outcomes[0].state == FAILED and run.outcomes[0].value == "partial"
     assert all(o.state == SKIPPED for o in run.outcomes[1:])
+
+
+def test_callbacks_come_one_at_a_time_and_a_slow_one_does_not_hold_the_others_back():
+    """on_outcome runs in the workers: never two at once, every outcome once, and while one
+    callback is slow (a long output being printed) the other workers go on with their items."""
+    seen: list[str] = []
+    inside = 0
+    overlap = False
+    started_while_slow: list[str] = []
+    slow = threading.Event()
+    items = [f"p{n}" for n in range(30)]
+
+    def work(item):
+        if slow.is_set():
+            started_while_slow.append(item)
+        time.sleep(0.002)
+        return item
+
+    def on_outcome(outcome):
+        nonlocal inside, overlap
+        inside += 1
+        overlap = overlap or inside > 1
+        seen.append(outcome.key)
+        if outcome.key == "p0":
+            slow.set()
+            time.sleep(0.2)
+            slow.clear()
+        inside -= 1
+
+    run = run_parallel(items, work, jobs=2, on_outcome=on_outcome)
+    assert run.ok and sorted(seen) == sorted(items) and len(seen) == len(items)
+    assert not overlap
+    assert len(started_while_slow) >= 5  # the other worker kept going
+
+
+def test_an_exception_in_a_callback_stops_the_run_and_is_raised():
+    started: list[int] = []
+
+    def work(item):
+        started.append(item)
+        time.sleep(0.005)
+
+    def on_outcome(outcome):
+        if outcome.key == 3:
+            raise ValueError("the callback broke")
+
+    with pytest.raises(ValueError, match="the callback broke"):
+        run_parallel(list(range(200)), work, jobs=2, on_outcome=on_outcome)
+    assert len(started) < 20  # nothing new started after it
+
+
+def test_a_program_is_found_once_on_an_absolute_path_only(tmp_path):
+    tool = tmp_path / "bin" / "mytool"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\necho hi\n")
+    tool.chmod(0o755)
+    assert program("mytool", {"PATH": f"/nonexistent:{tool.parent}"}) == str(tool)
+    assert program("mytool", {"PATH": f"bin:{tool.parent}"}) is None  # relative entry: the child searches
+    assert program("./mytool", {"PATH": str(tool.parent)}) is None
+    assert program("no-such-tool", {"PATH": str(tool.parent)}) is None
+    result = run_command(["mytool"], cwd=tmp_path, env={"PATH": f"/nonexistent:{tool.parent}"})
+    assert result.ok and result.output.read() == b"hi\n"
 
 
 def test_run_command_captures_output_and_times_out(tmp_path):

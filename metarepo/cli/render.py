@@ -16,9 +16,20 @@ import click
 from metarepo.runner import DONE, FAILED, INTERRUPTED, SKIPPED, Run
 
 
+def is_terminal(stream) -> bool:
+    """``stream.isatty()``, asked once per stream (it is a system call, and a run over 2,000
+    projects would ask it thousands of times)."""
+    entry = _terminal.get(id(stream))
+    if entry is None or entry[0] is not stream:  # the entry keeps its stream alive: ids are not reused
+        entry = _terminal[id(stream)] = (stream, stream.isatty())
+    return entry[1]
+
+
+_terminal: dict[int, tuple[object, bool]] = {}
+
+
 def style(text: str, *, fg: str | None = None, bold: bool = False, dim: bool = False, err: bool = False) -> str:
-    stream = sys.stderr if err else sys.stdout
-    if not stream.isatty():
+    if not is_terminal(sys.stderr if err else sys.stdout):
         return text
     return click.style(text, fg=fg, bold=bold, dim=dim)
 
