@@ -266,20 +266,25 @@ def run_parallel(
                     return
 
     def worker() -> None:
-        with schedule:
-            item = take()
-        while item is not None:
-            reporter.item_started(str(item))
-            outcome = attempt(item)
-            with schedule:
-                if interrupted:  # ended by Ctrl-C: recorded as such, and nobody is told any more
-                    settle(Outcome(item, INTERRUPTED if outcome.state != DONE else DONE, value=outcome.value,
-                                   reason="interrupted", seconds=outcome.seconds))
-                    return
-                pending.append((outcome, settle(outcome)))
-            report()
+        try:
             with schedule:
                 item = take()
+            while item is not None:
+                reporter.item_started(str(item))
+                outcome = attempt(item)
+                with schedule:
+                    if interrupted:  # ended by Ctrl-C: recorded as such, and nobody is told any more
+                        settle(Outcome(item, INTERRUPTED if outcome.state != DONE else DONE, value=outcome.value,
+                                       reason="interrupted", seconds=outcome.seconds))
+                        return
+                    pending.append((outcome, settle(outcome)))
+                report()
+                with schedule:
+                    item = take()
+        except BaseException as exc:  # noqa: BLE001 - a broken reporter: the other workers must not wait on us
+            with schedule:
+                raised.append(exc)
+                schedule.notify_all()
 
     threads = [threading.Thread(target=worker, daemon=True, name=f"meta-{i}")
                for i in range(min(jobs, len(order)) or 1)]

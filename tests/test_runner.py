@@ -191,3 +191,15 @@ def test_run_captured_hands_over_input_or_nothing(tmp_path):
     with pytest.raises(subprocess.TimeoutExpired):
         run_captured(["sh", "-c", "cat >/dev/null; sleep 30"], cwd=tmp_path, env=os.environ, timeout=0.5,
                      input="x")
+
+
+def test_a_broken_reporter_is_raised_rather_than_waited_on():
+    from metarepo.report import NullReporter
+
+    class Broken(NullReporter):
+        def item_started(self, key):
+            if key == "b":
+                raise RuntimeError("the reporter broke")
+
+    with pytest.raises(RuntimeError, match="the reporter broke"):
+        run_parallel(["a", "b", "c"], lambda i: i, jobs=2, deps={"c": ["b"]}, reporter=Broken())
