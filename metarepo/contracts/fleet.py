@@ -18,6 +18,7 @@ from metarepo.report import NULL, Reporter
 
 from metarepo.contracts.compare import compare_schemas
 from metarepo.contracts.model import STRICT, Contract, Pair, Schema
+from metarepo.contracts.sources import NoSuchCommit
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,18 @@ def load_fleet(projects: Sequence[Project], *, ref: str | None = None, jobs: int
             notes.append(f"{project.name}: not cloned, left out (run `meta update`)")
     reporter.start(len(present), "contracts" if ref is None else f"contracts at {ref}")
 
-    def load(project: Project) -> Contract:
+    missing: list[NoSuchCommit] = []  # services that did not exist at REF: they have no old version
+    new: list[str] = []
+
+    def load(project: Project) -> Contract | None:
         reporter.item_started(project.name)
-        contract = project_contract(project, ref)
+        try:
+            contract = project_contract(project, ref)
+        except NoSuchCommit as exc:
+            missing.append(exc)
+            new.append(f"{project.name}: no commit {ref!r}, checked as a new service (no old version)")
+            reporter.item_done(project.name, False, exc.message)
+            return None
         reporter.item_done(project.name, True)
         return contract
 
@@ -79,7 +89,9 @@ def load_fleet(projects: Sequence[Project], *, ref: str | None = None, jobs: int
                 loaded = list(pool.map(load, present))
     finally:
         reporter.finish()
-    return {c.service: c for c in loaded}, notes
+    if missing and len(missing) == len(present):  # a ref that no repo has is a mistyped ref, not a new fleet
+        raise missing[0]
+    return {c.service: c for c in loaded if c is not None}, notes + sorted(new)
 
 
 def _sides(contracts: Mapping[str, Contract]) -> tuple[dict[str, dict[str, Schema]], dict[str, dict[str, Schema]]]:
@@ -132,6 +144,8 @@ def check_fleet(manifest: Manifest, projects: Iterable[Project], *, against: str
     contracts, notes = load_fleet(projects, jobs=jobs, reporter=reporter)
     old = None
     if against is not None:
-        old, _ = load_fleet([p for p in projects if p.name in contracts], ref=against, jobs=jobs, reporter=reporter)
+        old, old_notes = load_fleet([p for p in projects if p.name in contracts], ref=against, jobs=jobs,
+                                    reporter=reporter)
+        notes.extend(old_notes)
     result = pair_matrix(contracts, policy=policy, old=old, old_label=against or "")
     return CheckResult(result.pairs, result.unpublished, result.unconsumed, tuple(notes))

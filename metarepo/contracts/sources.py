@@ -47,6 +47,10 @@ class WorkTree:
             raise ManifestError(f"not UTF-8 text ({exc.reason})", file=self.label(relpath)) from None
 
 
+class NoSuchCommit(NotFoundError):
+    """The repository has no commit for the ref asked for."""
+
+
 @dataclass(frozen=True)
 class GitTree:
     """Files as they were in commit ``ref`` of the repository at ``root``."""
@@ -64,7 +68,7 @@ class GitTree:
         proc = run_git(["rev-parse", "--verify", "--quiet", f"{self.ref}^{{commit}}"], cwd=self.root,
                        check=False)
         if proc.returncode != 0:
-            raise NotFoundError(f"{self.name}: no commit {self.ref!r} in {self.root}",
+            raise NoSuchCommit(f"{self.name}: no commit {self.ref!r} in {self.root}",
                                 hint="run `meta update` or `meta git fetch` first")
         self._cache["commit"] = proc.stdout.strip()
 

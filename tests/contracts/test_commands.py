@@ -85,6 +85,23 @@ def test_check_against_a_ref_checks_every_rollout_combination(meta, workspace):
     assert proc.returncode == 2 and "no commit 'no-such-ref'" in proc.stderr
 
 
+def test_check_against_a_ref_that_only_some_repos_have_checks_the_others_as_new(meta, workspace):
+    for name in (ORDERS, "services/billing"):
+        subprocess.run(["git", "tag", "v1"], cwd=workspace / name, check=True)
+    file = workspace / ORDERS / "schemas/order-created.json"  # orders gains an optional field since v1
+    schema = json.loads(file.read_text())
+    schema["properties"]["note"] = {"type": "string"}
+    file.write_text(json.dumps(schema))
+    status, doc = check_json(meta, workspace, "--against", "v1")
+    assert "services/gateway: no commit 'v1', checked as a new service (no old version)" in doc["notes"]
+    old = {(p["producer"], p["producer_version"]) for p in doc["pairs"]} | \
+        {(p["consumer"], p["consumer_version"]) for p in doc["pairs"]}
+    assert (ORDERS, "v1") in old  # its old version is checked against the new consumers
+    assert not [name for name, version in old if version == "v1" and name not in (ORDERS, "services/billing")]
+    assert status == 1 and {(p["producer"], p["consumer"]) for p in doc["pairs"] if not p["compatible"]} == \
+        {(ORDERS, "services/notifications")}  # the fleet's one breaking pair, and nothing else
+
+
 def test_graph_in_every_format(meta, workspace, tmp_path):
     proc = meta("graph", cwd=workspace)
     assert proc.returncode == 0
