@@ -53,18 +53,26 @@ class Plan:
 
 def plan_pipelines(manifest: Manifest, projects: Sequence[Project], provider: str | None = None) -> Plan:
     """Render and validate every selected project's pipeline; raise on the first invalid one."""
+    from metarepo.ci.validate import load_validated, save_validated
+
     rendered, not_cloned = [], []
-    for project in projects:
-        cloned = project.path.is_dir()
-        from_git = None
-        if not project.setting("branch") and cloned and git.is_work_tree(project.path):
-            from_git = git.default_branch(project.path)  # only asked when the manifest does not say
-        values = values_for(manifest, project, provider, branch_from_git=from_git)
-        pipeline = render_pipeline(manifest.root, values)
-        if cloned:
-            rendered.append((project, pipeline))
-        else:
-            not_cloned.append(project.name)
+    validated = load_validated(manifest.state_dir)
+    before = list(validated)
+    try:
+        for project in projects:
+            cloned = project.path.is_dir()
+            from_git = None
+            if not project.setting("branch") and cloned and git.is_work_tree(project.path):
+                from_git = git.default_branch(project.path)  # only asked when the manifest does not say
+            values = values_for(manifest, project, provider, branch_from_git=from_git)
+            pipeline = render_pipeline(manifest.root, values, validated)
+            if cloned:
+                rendered.append((project, pipeline))
+            else:
+                not_cloned.append(project.name)
+    finally:  # what passed before an invalid one still passed
+        if list(validated) != before:
+            save_validated(manifest, validated)
     return Plan(tuple(rendered), tuple(not_cloned))
 
 

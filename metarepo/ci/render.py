@@ -47,19 +47,30 @@ def default_branch_condition(provider: str, branch: str) -> str:
     return branch
 
 
-def render_pipeline(meta_root: Path | None, values: PipelineValues) -> Pipeline:
-    """Render and validate ``values.provider``'s files for one project."""
-    from metarepo.ci.validate import Problem, check_output
+def render_pipeline(meta_root: Path | None, values: PipelineValues,
+                    validated: dict[str, None] | None = None) -> Pipeline:
+    """Render and validate ``values.provider``'s files for one project.
+
+    ``validated`` holds the keys (``validate.validated_key``) of files known
+    to pass: those are not checked again, and each file that passes now is
+    added (moved to the end, as the newest).
+    """
+    from metarepo.ci.validate import Problem, check_output, validated_key
 
     files = []
     for output in OUTPUTS[values.provider]:
         origin = template_origin(meta_root, output.template)
         body = render_template(meta_root, output, values)
         text = header(output, origin) + body
-        try:
-            check_output(output, text, values)
-        except Problem as exc:
-            raise invalid_output(meta_root, output, values, text, exc.line, exc.message) from None
+        key = validated_key(output, text, values) if validated is not None else None
+        if key is None or key not in validated:
+            try:
+                check_output(output, text, values)
+            except Problem as exc:
+                raise invalid_output(meta_root, output, values, text, exc.line, exc.message) from None
+        if key is not None:
+            validated.pop(key, None)
+            validated[key] = None
         files.append(PipelineFile(output.path, text, output.template, origin))
     return Pipeline(values.project, values.provider, tuple(files))
 

@@ -32,6 +32,69 @@ class Problem(Exception):
         self.line = line
 
 
+# -- what has passed before ---------------------------------------------------------
+
+VALIDATED_FILE = "ci-validated.json"
+_VALIDATED_LIMIT = 20_000  # digests kept: a few per project of the largest fleets, and their last versions
+
+
+def validated_key(output: Output, text: str, values: PipelineValues) -> str:
+    """What a file's verdict depends on: its provider, the default branch and its text."""
+    import hashlib
+
+    return hashlib.sha256(f"{values.provider}\0{output.dialect}\0{values.branch}\0{text}".encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _checker_version() -> str:
+    """Changes whenever the checks could: our checking code and the schemas' and parsers' packages."""
+    import hashlib
+    from importlib import metadata
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    for module in ("validate.py", "jenkins.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    for package in ("check-jsonschema", "jsonschema", "PyYAML", "tree-sitter", "tree-sitter-groovy"):
+        try:
+            digest.update(f"{package}={metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{package}=none".encode())
+    return digest.hexdigest()
+
+
+def load_validated(state_dir: Any) -> dict[str, None]:
+    """The digests of rendered files that passed every check in earlier runs (by ``validated_key``).
+
+    Validating a pipeline against its CI system's schema is most of what
+    ``meta ci check`` costs; a file that passed once passes again, so a run
+    over an unchanged fleet only renders and compares. Kept in ``.metarepo/``
+    with the checker's version: any change to the checks starts it afresh.
+    """
+    import json
+
+    try:
+        data = json.loads((state_dir / VALIDATED_FILE).read_text())
+        if data.get("checker") == _checker_version():
+            return dict.fromkeys(data["digests"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return {}
+
+
+def save_validated(manifest: Any, digests: dict[str, None]) -> None:
+    import json
+
+    from metarepo.manifest import write_atomic
+
+    kept = list(digests)[-_VALIDATED_LIMIT:]  # the newest last: what this run used survives
+    try:
+        write_atomic(manifest.ensure_state_dir() / VALIDATED_FILE,
+                     json.dumps({"checker": _checker_version(), "digests": kept}), durable=False)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
 def check_output(output: Output, text: str, values: PipelineValues) -> None:
     """Raise ``Problem`` (with the rendered file's line) at the first thing wrong with ``text``."""
     if output.dialect == "groovy":

@@ -338,3 +338,33 @@ def test_help_does_not_import_jinja_or_pygithub(command: str) -> None:
             "assert not heavy, heavy\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_files_that_passed_are_not_validated_again_until_they_or_the_checks_change(ws: Path, monkeypatch) -> None:
+    """Validation is most of what `meta ci check` costs; a verdict is kept by the file's text and
+    the checker's version (in .metarepo/), so an unchanged fleet is only rendered and compared."""
+    from metarepo.ci import validate
+    from metarepo.ci.generate import plan_pipelines
+    from metarepo.manifest import load_manifest
+
+    checked: list[str] = []
+    real = validate.check_output
+    monkeypatch.setattr(validate, "check_output", lambda output, text, values: (
+        checked.append(values.project), real(output, text, values))[1])
+    manifest = load_manifest(ws)
+    plan_pipelines(manifest, manifest.projects)
+    assert sorted(checked) == sorted(f"services/{s}" for s in SERVICES)
+    assert (ws / ".metarepo" / validate.VALIDATED_FILE).is_file()
+    checked.clear()
+    plan_pipelines(load_manifest(ws), manifest.projects)
+    assert checked == []
+    # A project whose file text changes is checked again (and only that one).
+    edit_manifest(ws, lambda d: d["metarepo"]["projects"]["services/orders"].update({"test": "make check"}))
+    manifest = load_manifest(ws)
+    plan_pipelines(manifest, manifest.projects)
+    assert checked == ["services/orders"]
+    # New checks (another metarepo, schema package or parser version): every file is checked again.
+    checked.clear()
+    monkeypatch.setattr(validate, "_checker_version", lambda: "another checker")
+    plan_pipelines(manifest, manifest.projects)
+    assert len(checked) == len(SERVICES)
