@@ -7,8 +7,10 @@ the manifests. A deploy reads the live Deployment and Service first (its
 revision is what a rollback goes back to), applies both from standard
 input, and waits with ``rollout status --timeout``; when that fails, the
 Deployment goes back to the recorded revision (``rollout undo
---to-revision``), or what this deploy created is deleted, before
-``RolloutFailed`` is raised with kubectl's own first error line.
+--to-revision``) and a Service this deploy changed is re-applied from its
+previous last-applied configuration (a Service has no revisions), or what
+this deploy created is deleted, before ``RolloutFailed`` is raised with
+kubectl's own first error line.
 """
 
 from __future__ import annotations
@@ -106,6 +108,22 @@ class Live:
             return None
         return ((self.deployment.get("metadata") or {}).get("annotations") or {}).get(REVISION)
 
+    def service_before(self, manifests: Sequence[Any]) -> dict[str, Any]:
+        """What putting the Service back needs, when these manifests change it.
+
+        A Deployment has revisions to undo to; a Service does not. Its last
+        ``kubectl apply`` (the annotation) is what it was, so re-applying that
+        restores it, including the removal of what this rollout added.
+        """
+        if self.service is None:
+            return {}
+        new = next((m.document for m in manifests if m.kind == "Service"), None)
+        before = _last_applied(self.service)
+        if new is None or before == _normal(new):
+            return {}
+        text = ((self.service.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+        return {"service_changed": True, "service_applied": text if before is not None else None}
+
     def matches(self, manifests: Sequence[Any]) -> bool:
         """Whether the last ``kubectl apply`` of each object was exactly these manifests."""
         live = {"Deployment": self.deployment, "Service": self.service}
@@ -177,7 +195,7 @@ class KubernetesTarget:
         live = self.live(release)
         name, created = release.service, live.deployment is None
         previous = {"revision": live.revision, "deployment_existed": not created,
-                    "service_existed": live.service is not None}
+                    "service_existed": live.service is not None, **live.service_before(manifests)}
         if not created and live.matches(manifests):
             status = self._wait(release)
             if not status.ok:  # not ours to undo: this run changed nothing
@@ -224,8 +242,7 @@ class KubernetesTarget:
         if not status.ok:
             raise RolloutFailed(f"{name}: rolled back, but the old revision did not become ready: "
                                 f"{status.first_error}")
-        extra = self._delete_service(applied.release, previous)
-        return _undo_text(previous.get("revision"), undo) + extra
+        return _undo_text(previous.get("revision"), undo) + self._service_back(applied.release, previous)
 
     # -- the steps --------------------------------------------------------------
 
@@ -251,7 +268,7 @@ class KubernetesTarget:
             status = self._wait(release)
             if not status.ok:
                 return f"; rolled back, but the old revision is not ready: {status.first_error}"
-            return "; " + _undo_text(previous.get("revision"), undo) + self._delete_service(release, previous)
+            return "; " + _undo_text(previous.get("revision"), undo) + self._service_back(release, previous)
         except RolloutFailed as exc:
             return f"; putting it back failed: {exc.message}"
 
@@ -264,7 +281,10 @@ class KubernetesTarget:
         else:
             words += ["rollout", "undo", f"deployment/{name}"] + (
                 [f"--to-revision={previous['revision']}"] if previous.get("revision") else [])
-        return " ".join(shlex.quote(w) for w in words)
+        command = " ".join(shlex.quote(w) for w in words)
+        if previous.get("deployment_existed") and previous.get("service_applied"):
+            command += f", then re-apply service/{name} from its previous last-applied configuration"
+        return command
 
     def _delete(self, release: Release, previous: Mapping[str, Any]) -> str:
         name = release.service
@@ -274,12 +294,20 @@ class KubernetesTarget:
             raise RolloutFailed(f"{name}: kubectl delete failed: {reply.first_error}")
         return f"removed {' and '.join(targets)} (created by this rollout)"
 
-    def _delete_service(self, release: Release, previous: Mapping[str, Any]) -> str:
-        if previous.get("service_existed", True):
-            return ""
+    def _service_back(self, release: Release, previous: Mapping[str, Any]) -> str:
+        """Once the Deployment is back: the Service as it was (removed if this rollout created it)."""
         name = release.service
-        reply = self.kubectl("delete", f"service/{name}", "--ignore-not-found")
-        return f"; removed service/{name}" if reply.ok else f"; could not remove service/{name}: {reply.first_error}"
+        if not previous.get("service_existed", True):
+            reply = self.kubectl("delete", f"service/{name}", "--ignore-not-found")
+            return f"; removed service/{name}" if reply.ok else f"; could not remove service/{name}: {reply.first_error}"
+        if not previous.get("service_changed"):
+            return ""
+        if not previous.get("service_applied"):
+            return f"; service/{name} was changed and had no earlier `kubectl apply` to go back to: left as it is"
+        reply = self.kubectl("apply", "-f", "-", input=previous["service_applied"])
+        if not reply.ok:
+            return f"; could not put service/{name} back: {reply.first_error}"
+        return f"; service/{name} put back as it was"
 
 
 def _undo_text(revision: str | None, undo: KubectlReply) -> str:

@@ -23,7 +23,7 @@ import yaml
 
 from metarepo.ci.kubernetes import KUBERNETES_VERSION, manifest_stream, render_kubernetes, schema_validator
 from metarepo.errors import EngineUnavailable, ManifestError
-from metarepo.images.kubernetes import KubernetesTarget
+from metarepo.images.kubernetes import LAST_APPLIED, KubernetesTarget
 from metarepo.images.release import Applied, Healthcheck, Release, RolloutFailed, environment_settings
 
 from tests.conftest import git
@@ -370,6 +370,52 @@ def test_roll_back_after_a_good_update_goes_to_the_previous_revision(kubectl: Fa
     assert (applied.created, applied.changed, applied.previous["revision"]) == (False, True, "3")
     assert target.roll_back(applied) == "rolled back to revision 3"
     assert kubectl.argvs == [GET, APPLY, STATUS, UNDO, STATUS]
+
+
+def live_with_an_older_service(port: int | None) -> tuple[str, str | None]:
+    """The recorded live objects, their Service last applied with another port (None: never applied)."""
+    live = json.loads(recorded("get-existing.json"))
+    service = live["items"][1]["metadata"]["annotations"]
+    if port is None:
+        del service[LAST_APPLIED]
+        return json.dumps(live), None
+    before = json.loads(service[LAST_APPLIED])
+    before["spec"]["ports"][0]["port"] = port
+    service[LAST_APPLIED] = json.dumps(before)
+    return json.dumps(live), service[LAST_APPLIED]
+
+
+def test_a_failed_update_puts_a_changed_service_back_as_it_was_applied(kubectl: FakeKubectl, target) -> None:
+    live, before = live_with_an_older_service(9090)
+    kubectl.reply("get", out=live).reply("apply", out=recorded("apply-configured.out")) \
+        .reply("rollout", "status", out=recorded("status-deadline.out"), err=recorded("status-deadline.err"), rc=1) \
+        .reply("rollout", "undo", out=recorded("undo.out")).reply("rollout", "status", out=recorded("status-ok.out")) \
+        .reply("apply", out="service/orders configured\n")
+    with pytest.raises(RolloutFailed) as caught:
+        target.deploy(prod_release())
+    assert kubectl.argvs == [GET, APPLY, STATUS, UNDO, STATUS, APPLY]
+    assert kubectl.calls[5]["stdin"] == before  # the Service's own last apply, port 9090 and all
+    assert str(caught.value).endswith("rolled back to revision 3; service/orders put back as it was")
+
+
+def test_roll_back_puts_a_changed_service_back_or_says_it_cannot(kubectl: FakeKubectl, target) -> None:
+    live, before = live_with_an_older_service(9090)
+    kubectl.reply("get", out=live).reply("apply", out=recorded("apply-configured.out")) \
+        .reply("rollout", "status", out=recorded("status-ok.out")) \
+        .reply("rollout", "undo", out=recorded("undo.out")).reply("rollout", "status", out=recorded("status-ok.out")) \
+        .reply("apply", out="service/orders configured\n")
+    applied = target.deploy(prod_release())
+    assert target.roll_back(applied) == "rolled back to revision 3; service/orders put back as it was"
+    assert kubectl.calls[-1]["stdin"] == before
+
+    live, _ = live_with_an_older_service(None)  # made by hand (`kubectl create`): nothing recorded to go back to
+    kubectl.reply("get", out=live).reply("apply", out=recorded("apply-configured.out")) \
+        .reply("rollout", "status", out=recorded("status-ok.out")) \
+        .reply("rollout", "undo", out=recorded("undo.out")).reply("rollout", "status", out=recorded("status-ok.out"))
+    applied = target.deploy(prod_release())
+    assert target.roll_back(applied) == ("rolled back to revision 3; service/orders was changed and had no earlier "
+                                         "`kubectl apply` to go back to: left as it is")
+    assert kubectl.argvs[-1] == STATUS  # nothing applied after the undo
 
 
 def test_roll_back_of_a_created_service_deletes_it(kubectl: FakeKubectl, target) -> None:
