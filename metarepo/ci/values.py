@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from metarepo.ci import PROVIDERS
 from metarepo.ci.escape import IDENTIFIER
 from metarepo.errors import ManifestError
+from metarepo.images.references import is_domain, repository  # one naming of images for builds and pipelines
 from metarepo.manifest import Manifest, Project
 
 _BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![./])$")
@@ -38,9 +39,16 @@ class PipelineValues:
     image: str  # the full repository, registry included; tagged with the commit SHA by the pipeline
     vars: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def registry_host(self) -> str:
+        """The registry ``docker login`` must name: the image's domain, or "" for Docker Hub."""
+        first, _, rest = self.image.partition("/")
+        return first if rest and is_domain(first) else ""
+
     def as_context(self) -> dict[str, Any]:
         return {"project": self.project, "service": self.service, "provider": self.provider,
-                "test": self.test, "branch": self.branch, "image": self.image, "vars": dict(self.vars)}
+                "test": self.test, "branch": self.branch, "image": self.image,
+                "registry_host": self.registry_host, "vars": dict(self.vars)}
 
 
 def provider_of(manifest: Manifest, project: Project, override: str | None = None) -> str:
@@ -85,7 +93,7 @@ def values_for(manifest: Manifest, project: Project, provider: str | None = None
         if not isinstance(registry, str) or not _REGISTRY.match(registry.rstrip("/")):
             raise ManifestError(f"{registry!r} is not a registry (host[:port][/path])", file=file,
                                 key=_key(project, "registry"))
-        image = f"{registry.rstrip('/')}/{image}"
+        image = repository(registry, image)  # as `meta build` names it: an image with its own registry keeps it
 
     raw_vars = project.setting("vars") or {}
     if not isinstance(raw_vars, Mapping):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,29 @@ def test_a_dollar_that_jenkins_would_expand_is_refused_for_jenkins_only(where: s
             values_for(manifest, project)
         key = f"projects.{name}" if where == "name" else "metarepo.projects.services/pay.vars.GREETING"
         assert caught.value.key == key and "cannot hold '$'" in str(caught.value)
+
+
+@pytest.mark.parametrize(("image", "registry", "full", "host"), [
+    ("orders", "registry.acme.io/acme", "registry.acme.io/acme/orders", "registry.acme.io"),
+    ("orders", "127.0.0.1:5000", "127.0.0.1:5000/orders", "127.0.0.1:5000"),
+    ("ghcr.io/acme/orders", "registry.acme.io/acme", "ghcr.io/acme/orders", "ghcr.io"),  # its own registry kept
+    ("acme/orders", None, "acme/orders", ""),  # Docker Hub: `docker login` with no server
+    ("orders", None, "orders", ""),
+    ("localhost/orders", None, "localhost/orders", "localhost"),
+])
+def test_the_image_is_named_as_meta_build_names_it_and_login_goes_to_its_registry(
+        image: str, registry: str | None, full: str, host: str) -> None:
+    from metarepo.images.build import image_repository
+
+    root = Path("/nonexistent-meta-root")
+    own = {"ci": "github", "test": "make test", "branch": "main", "image": image}
+    if registry:
+        own["registry"] = registry
+    project = Project(name="services/orders", url="git@github.com:acme/orders.git", path=root / "x", settings=own)
+    values = values_for(Manifest(root=root, data={}, projects=(project,)), project)
+    assert values.image == full == image_repository(project, None)
+    assert values.registry_host == host
+    for provider in PROVIDERS:
+        text = render_pipeline(None, dataclasses.replace(values, provider=provider)).files[0].text
+        assert 'docker login ${REGISTRY_HOST:+"$REGISTRY_HOST"} -u' in text
+        assert re.search(rf"REGISTRY_HOST(:| =)\s*(value: )?[\"']{re.escape(host)}[\"']\n", text), provider
