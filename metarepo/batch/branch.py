@@ -21,6 +21,7 @@ class Prepared:
     how: str  # created or reused
     back_to: str  # what to check out afterwards (a branch name, or a commit when detached)
     detached: bool
+    caught_up: str | None = None  # a reused branch behind the default branch: "rebased" or "conflicts"
 
 
 def base_branch(project: Project) -> str:
@@ -62,6 +63,7 @@ def prepare(project: Project, branch: str, *, fetch: bool = True) -> Prepared:
                          "pick another --branch (it was left alone)")
         git.run_git(["checkout", "--quiet", branch], cwd=path)
         how = REUSED
+        caught_up = catch_up(path, base)
     elif _exists(path, f"refs/remotes/origin/{branch}"):
         if not is_ours(path, f"refs/remotes/origin/{branch}", branch, base):
             raise Failed(f"branch {branch} already exists on origin and meta batch did not make it; "
@@ -69,11 +71,44 @@ def prepare(project: Project, branch: str, *, fetch: bool = True) -> Prepared:
         git.run_git(["checkout", "--quiet", "--no-track", "-b", branch, f"refs/remotes/origin/{branch}"], cwd=path)
         _mark(path, branch)
         how = REUSED
+        caught_up = catch_up(path, base)
     else:
         git.run_git(["checkout", "--quiet", "--no-track", "-b", branch, f"refs/remotes/origin/{base}"], cwd=path)
         _mark(path, branch)
-        how = CREATED
-    return Prepared(base=base, how=how, back_to=back_to, detached=detached)
+        how, caught_up = CREATED, None
+    return Prepared(base=base, how=how, back_to=back_to, detached=detached, caught_up=caught_up)
+
+
+REBASED, CONFLICTS = "rebased", "conflicts"
+
+
+def catch_up(path: Path, base: str) -> str | None:
+    """Rebase the checked-out batch branch (every commit ours) onto the latest ``origin/base``.
+
+    A pull request whose base has moved on is what a fleet-wide change leaves
+    behind; re-running the batch brings each branch up to date. When the
+    rebase conflicts it is aborted and the branch stays exactly as it was.
+    None when the branch already contains ``origin/base``.
+    """
+    upstream = f"refs/remotes/origin/{base}"
+    if git.run_git(["merge-base", "--is-ancestor", upstream, "HEAD"], cwd=path, check=False).returncode == 0:
+        return None
+    proc = git.run_git(["rebase", "--quiet", "--no-verify", "--no-autosquash", upstream], cwd=path, check=False)
+    if proc.returncode == 0:
+        return REBASED
+    git.run_git(["rebase", "--abort"], cwd=path, check=False)
+    return CONFLICTS
+
+
+def rewritten(path: Path, branch: str) -> str | None:
+    """``origin/branch``'s commit when the local branch no longer contains it (it was rebased), else None."""
+    remote = f"refs/remotes/origin/{branch}"
+    if not _exists(path, remote):
+        return None
+    if git.run_git(["merge-base", "--is-ancestor", remote, f"refs/heads/{branch}"], cwd=path,
+                   check=False).returncode == 0:
+        return None
+    return git.run_git(["rev-parse", remote], cwd=path).stdout.strip()
 
 
 def is_ours(path: Path, ref: str, branch: str, base: str) -> bool:

@@ -25,6 +25,7 @@ class Change:
     how: str  # created or reused
     commit: str | None  # the new commit, None when nothing changed
     ahead: int  # commits on the branch beyond the default branch
+    caught_up: str | None = None  # a reused branch that was behind: "rebased", or "conflicts" (left as it was)
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -85,7 +86,7 @@ def apply_change(manifest: Manifest, projects: Sequence[Project], *, branch: str
             if prepared.how == gitbranch.CREATED:
                 gitbranch.drop_branch(project.path, branch)
             raise Skip("nothing changed")
-        return Change(name, branch, prepared.base, prepared.how, commit, ahead)
+        return Change(name, branch, prepared.base, prepared.how, commit, ahead, prepared.caught_up)
 
     run = run_parallel(list(by_name), work, jobs=jobs, reporter=reporter)
     remember(manifest, branch=branch, message=message,

@@ -38,9 +38,12 @@ def outcomes_json(verb: str, run: Any) -> dict:
 
 def describe_change(change: Any) -> str:
     fresh = "new branch" if change.how == "created" else "existing branch reused"
+    caught_up = {"rebased": f"; rebased onto the latest {change.base}",
+                 "conflicts": f"; it is behind {change.base} and rebasing conflicts, so it was left as it was"
+                 }.get(change.caught_up or "", "")
     if change.commit:
-        return f"committed {change.commit[:10]} on {change.branch} ({fresh}, from {change.base})"
-    return f"no new change; {change.branch} already has {change.ahead} commit(s)"
+        return f"committed {change.commit[:10]} on {change.branch} ({fresh}, from {change.base}){caught_up}"
+    return f"no new change; {change.branch} already has {change.ahead} commit(s){caught_up}"
 
 
 def finish(verb: str, run: Any, as_json: bool, describe: Callable[[Any], str]) -> int:

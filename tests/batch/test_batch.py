@@ -114,6 +114,76 @@ def test_our_branch_on_origin_is_reused(meta, workspace: Path) -> None:
                                                                                         "Bump the version"]
 
 
+def advance_master(clone: Path, file: str, text: str) -> str:
+    """Somebody lands a commit on the default branch meanwhile; returns the new origin/master."""
+    (clone / file).write_text(text)
+    git("add", file, cwd=clone)
+    git("commit", "-q", "-m", f"Meanwhile: {file}", cwd=clone)
+    git("push", "-q", "origin", "master", cwd=clone)
+    return git("rev-parse", "HEAD", cwd=clone)
+
+
+def test_a_reused_branch_behind_master_is_rebased_and_its_push_replaces_the_old_one(meta, workspace: Path) -> None:
+    assert meta(*BUMP, "--include-only", "orders", cwd=workspace).returncode == 0
+    assert meta("batch", "push", cwd=workspace).returncode == 0
+    orders, bare = workspace / "services/orders", remotes(workspace) / "orders.git"
+    master = advance_master(orders, "CHANGELOG", "meanwhile\n")
+    proc = meta("batch", "run", "-b", "bump", "-m", "Bump again", "--include-only", "orders", "--",
+                "sh", "-c", "echo 3 > VERSION", cwd=workspace)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "existing branch reused, from master); rebased onto the latest master" in proc.stdout
+    assert git("log", "--format=%s", "origin/master..bump", cwd=orders).splitlines() == ["Bump again",
+                                                                                        "Bump the version"]
+    assert git("rev-parse", "bump~2", cwd=orders) == master
+    assert (branch_of(orders), git("status", "--porcelain", cwd=orders)) == ("master", "")
+    pushed = meta("batch", "push", cwd=workspace)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert "pushed, replacing the branch before its rebase" in pushed.stdout
+    assert git("--git-dir", str(bare), "rev-parse", "refs/heads/bump", cwd=workspace) == \
+        git("rev-parse", "bump", cwd=orders)
+
+
+def test_a_rebase_that_conflicts_leaves_the_branch_as_it_was(meta, workspace: Path) -> None:
+    assert meta(*BUMP, "--include-only", "orders", cwd=workspace).returncode == 0
+    orders = workspace / "services/orders"
+    before = git("rev-parse", "bump", cwd=orders)
+    advance_master(orders, "VERSION", "9\n")  # the same line the batch changed
+    proc = meta(*BUMP, "--include-only", "orders", cwd=workspace)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no new change; bump already has 1 commit(s); it is behind master and rebasing conflicts, " \
+           "so it was left as it was" in proc.stdout
+    assert git("rev-parse", "bump", cwd=orders) == before
+    assert (branch_of(orders), git("status", "--porcelain", cwd=orders)) == ("master", "")
+    assert not (orders / ".git" / "rebase-merge").exists() and not (orders / ".git" / "rebase-apply").exists()
+
+
+def test_a_rebased_branch_never_overwrites_a_commit_somebody_else_pushed_to_it(meta, workspace: Path) -> None:
+    assert meta(*BUMP, "--include-only", "orders", cwd=workspace).returncode == 0
+    assert meta("batch", "push", cwd=workspace).returncode == 0
+    orders, bare = workspace / "services/orders", remotes(workspace) / "orders.git"
+    helper = workspace.parent / "reviewer"  # a reviewer adds a fix to the pull request's branch
+    git("clone", "-q", "--branch", "bump", str(bare), str(helper), cwd=workspace)
+    (helper / "FIX").write_text("x\n")
+    git("add", "FIX", cwd=helper)
+    git("commit", "-q", "-m", "Review fix", cwd=helper)
+    git("push", "-q", "origin", "bump", cwd=helper)
+    theirs = git("rev-parse", "HEAD", cwd=helper)
+    advance_master(orders, "CHANGELOG", "meanwhile\n")
+    git("branch", "-D", "bump", cwd=orders)  # reuse from origin: it is not ours any more, so refused
+    proc = meta(*BUMP, "--include-only", "orders", cwd=workspace)
+    assert proc.returncode == 1 and "already exists on origin and meta batch did not make it" in proc.stdout
+    git("checkout", "-q", "-b", "bump", "origin/bump~1", cwd=orders)  # our old local branch, marked ours
+    git("config", "branch.bump.metaBatch", "true", cwd=orders)
+    git("checkout", "-q", "master", cwd=orders)
+    assert meta("batch", "run", "-b", "bump", "-m", "Bump again", "--include-only", "orders", "--",
+                "sh", "-c", "echo 3 > VERSION", cwd=workspace).returncode == 0
+    pushed = meta("batch", "push", cwd=workspace)
+    assert pushed.returncode == 1
+    assert "origin's bump has commits meta batch did not make and this branch does not have them; not forced" \
+        in pushed.stdout
+    assert git("--git-dir", str(bare), "rev-parse", "refs/heads/bump", cwd=workspace) == theirs
+
+
 def test_a_rejected_push_is_reported_per_repo_and_the_others_go_on(meta, workspace: Path) -> None:
     hook = remotes(workspace) / "billing.git" / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'branch names must start with a ticket number' >&2\nexit 1\n")
