@@ -159,10 +159,10 @@ def _make(node: Any, fmt: str, reader: _Reader, file: str, pointer: str, where: 
         return Schema.of(node, AVRO, where)
     try:
         if self_rooted:  # an inline schema: "#" means the schema itself
-            bundled = reader.bundler(file, node).bundle(node, file, "")
+            bundled = reader.bundler(file, node).bundle(node, file, "", draft)
         else:
             bundled = reader.bundler(file, document if document is not None else reader.load(file)).bundle(
-                node, file, pointer)
+                node, file, pointer, draft)
     except ManifestError as exc:  # a $ref in this schema's own file: name the schema, not just the file
         own = f"{reader.label(file)}: "
         if exc.line is None and exc.message.startswith(own) and where != reader.label(file):

@@ -7,6 +7,10 @@ back into a schema that is still being resolved (a recursive schema) becomes
 so resolution never loops and the result is still a valid schema that
 ``jsonschema`` can validate messages against. Remote references (``http:``)
 are refused: contracts are checked offline.
+
+Keywords beside a ``$ref`` apply with it (as an ``allOf``) from 2019-09 on;
+up to draft-07 a ``$ref`` replaces its whole object and its siblings are
+ignored, as every draft-07 validator ignores them, so they are dropped.
 """
 
 from __future__ import annotations
@@ -39,9 +43,15 @@ class Bundler:
         self.names: dict[tuple[str, str], str] = {}
         self.done: dict[tuple[str, str], Any] = {}
         self.stack: list[tuple[str, str]] = []
+        self.ref_siblings = True  # whether keywords beside a $ref count (not up to draft-07)
 
-    def bundle(self, node: Any, file: str, pointer: str) -> Any:
-        """``node`` (found at ``pointer`` in ``file``) with every reference resolved."""
+    def bundle(self, node: Any, file: str, pointer: str, draft: str | None = None) -> Any:
+        """``node`` (found at ``pointer`` in ``file``) with every reference resolved.
+
+        ``draft`` is the schema's draft when ``node`` does not declare one.
+        """
+        declared = node.get("$schema") if isinstance(node, dict) else None
+        self.ref_siblings = not ignores_ref_siblings(declared if isinstance(declared, str) else draft)
         ident = (file, pointer)
         self.stack.append(ident)
         try:
@@ -79,7 +89,7 @@ class Bundler:
             return out
         target = self._inline(ref, file)
         annotations = {"title", "description", "$comment", "$schema", "deprecated", "readOnly", "writeOnly"}
-        if not set(out) - annotations:
+        if not set(out) - annotations or not self.ref_siblings:
             return target
         return {**out, "allOf": [*out.get("allOf", []), target]}
 
@@ -144,6 +154,11 @@ class Bundler:
             else:
                 raise ManifestError(f"unresolvable $ref {ref!r}: nothing at {pointer!r}", file=self.label(file))
         return node, (target_file, pointer)
+
+
+def ignores_ref_siblings(draft: str | None) -> bool:
+    """Whether ``draft`` (a ``$schema`` URI) is one where ``$ref`` overrides its siblings (up to draft-07)."""
+    return bool(draft) and any(f"/draft-0{n}/" in draft for n in (3, 4, 6, 7))
 
 
 def deref(node: Any, root: Any, limit: int = 64) -> Any:

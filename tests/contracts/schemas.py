@@ -14,7 +14,7 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def schema(document: Any, draft: str = DRAFT) -> Schema:
-    bundled = Bundler("s.json", document, lambda path: None, str).bundle(document, "s.json", "")
+    bundled = Bundler("s.json", document, lambda path: None, str).bundle(document, "s.json", "", draft)
     if isinstance(bundled, dict) and "$schema" not in bundled:
         bundled = {"$schema": draft, **bundled}
     return Schema.of(bundled)

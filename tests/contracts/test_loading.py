@@ -224,6 +224,22 @@ def test_asyncapi_schema_format_names_the_json_schema_draft(tmp_path):
     assert contract.publishes["plain"].document["$schema"] == "http://json-schema.org/draft-07/schema#"
 
 
+def test_an_asyncapi_payload_is_draft_07_so_keywords_beside_a_ref_are_ignored(tmp_path):
+    write(tmp_path, "asyncapi.yaml", """\
+        asyncapi: 3.0.0
+        info: {title: s, version: '1'}
+        channels:
+          c: {address: c, messages: {m: {payload: {$ref: '#/components/schemas/Id', maxLength: 5}}}}
+        operations:
+          a: {action: send, channel: {$ref: '#/channels/c'}}
+        components:
+          schemas:
+            Id: {type: string}
+        """)
+    document = load(tmp_path).publishes["c"].document
+    assert document == {"$schema": "http://json-schema.org/draft-07/schema#", "type": "string"}
+
+
 def test_asyncapi_refs_into_other_files(tmp_path):
     write(tmp_path, "asyncapi.yaml", """\
         asyncapi: 2.6.0

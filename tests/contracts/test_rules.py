@@ -214,6 +214,22 @@ def test_additional_items_without_tuple_items_changes_nothing():
     assert result.compatible and not result.changes
 
 
+@pytest.mark.parametrize(("draft", "compatible"), [
+    ("https://json-schema.org/draft/2020-12/schema", False),  # maxLength beside the $ref applies with it
+    ("http://json-schema.org/draft-07/schema#", True),  # up to draft-07 a $ref replaces its object: ignored
+    ("http://json-schema.org/draft-04/schema#", True),
+])
+def test_keywords_beside_a_ref_count_only_from_2019_09_on(draft: str, compatible: bool):
+    ident = {"type": "string"}
+    writer = {"type": "object", "properties": {"id": {"$ref": "#/definitions/id"}}, "definitions": {"id": ident}}
+    reader = {"type": "object", "properties": {"id": {"$ref": "#/definitions/id", "maxLength": 5}},
+              "definitions": {"id": ident}}
+    result = verdict(writer, reader, draft=draft)
+    assert result.compatible is compatible
+    if not compatible:
+        assert "max_length_added" in kinds(result) and len(result.example["id"]) > 5
+
+
 def test_draft7_tuple_items_use_additional_items():
     draft7 = "http://json-schema.org/draft-07/schema#"
     writer = {"type": "array", "items": [{"type": "integer"}, {"type": "string"}]}
