@@ -1,7 +1,9 @@
 """``$ref`` resolution: one self-contained schema out of pointers and relative files.
 
 Every ``$ref`` (``#/...``, ``#/components/schemas/...``, ``other.json``,
-``other.yaml#/definitions/x``) is replaced by what it points to. A reference
+``other.yaml#/definitions/x``, an anchor ``#name`` declared by ``$anchor``
+or draft-07's ``$id: "#name"``, and the absolute ``$id`` of a schema
+embedded in the same document) is replaced by what it points to. A reference
 back into a schema that is still being resolved (a recursive schema) becomes
 ``{"$ref": "#/$defs/__refN"}`` with the target stored once under ``$defs``,
 so resolution never loops and the result is still a valid schema that
@@ -43,6 +45,7 @@ class Bundler:
         self.names: dict[tuple[str, str], str] = {}
         self.done: dict[tuple[str, str], Any] = {}
         self.stack: list[tuple[str, str]] = []
+        self.ids: dict[str, dict[str, str]] = {}  # file -> {"#anchor" or absolute $id -> JSON pointer}
         self.ref_siblings = True  # whether keywords beside a $ref count (not up to draft-07)
 
     def bundle(self, node: Any, file: str, pointer: str, draft: str | None = None) -> Any:
@@ -77,7 +80,7 @@ class Bundler:
         ref = node.get("$ref")
         out: dict[str, Any] = {}
         for key, value in node.items():
-            if key in ("$ref", "$id") or key in _DEFINITIONS or (key == "id" and isinstance(value, str)):
+            if key in ("$ref", "$id", "$anchor") or key in _DEFINITIONS or (key == "id" and isinstance(value, str)):
                 continue
             if key in _DATA_KEYWORDS:
                 out[key] = value
@@ -113,11 +116,12 @@ class Bundler:
     def _locate(self, ref: str, file: str) -> tuple[str, str]:
         where, _, fragment = ref.partition("#")
         if "://" in where or where.startswith("//") or ":" in where.split("/", 1)[0]:
-            raise ManifestError(f"unresolvable $ref {ref!r}: remote references are not fetched",
-                                file=self.label(file))
-        if fragment and not fragment.startswith("/"):
-            raise ManifestError(f"unresolvable $ref {ref!r}: only JSON pointers are supported, not anchors",
-                                file=self.label(file))
+            for known in self.docs:  # a schema embedded under its own absolute $id
+                pointer = self._identifiers(known).get(where.rstrip("/"))
+                if pointer is not None:
+                    return known, self._fragment(known, pointer, fragment, ref, file)
+            raise ManifestError(f"unresolvable $ref {ref!r}: remote references are not fetched (no schema "
+                                "here has that $id)", file=self.label(file))
         target = file
         if where:
             joined = posixpath.normpath(posixpath.join(posixpath.dirname(file), unquote(where)))
@@ -125,7 +129,51 @@ class Bundler:
                 raise ManifestError(f"unresolvable $ref {ref!r}: it points outside the repository",
                                     file=self.label(file))
             target = joined
-        return target, fragment
+        return target, self._fragment(target, "", fragment, ref, file)
+
+    def _fragment(self, target: str, base: str, fragment: str, ref: str, file: str) -> str:
+        """The JSON pointer (in ``target``) of ``fragment``: a pointer below ``base``, or an anchor's place."""
+        if not fragment or fragment.startswith("/"):
+            return base + fragment
+        self._document(target, ref, file)
+        pointer = self._identifiers(target).get(f"#{unquote(fragment)}")
+        if pointer is None:
+            raise ManifestError(f"unresolvable $ref {ref!r}: no $anchor {unquote(fragment)!r} in "
+                                f"{self.label(target)}", file=self.label(file))
+        return pointer
+
+    def _document(self, target: str, ref: str, file: str) -> Any:
+        if target not in self.docs:
+            document = self.load(target)
+            if document is None:
+                raise ManifestError(f"unresolvable $ref {ref!r}: no file {target}", file=self.label(file))
+            self.docs[target] = document
+        return self.docs[target]
+
+    def _identifiers(self, target: str) -> dict[str, str]:
+        """Every ``$anchor`` (as ``#name``) and absolute ``$id`` in a loaded document, with its pointer."""
+        if target not in self.ids:
+            found: dict[str, str] = {}
+            stack: list[tuple[Any, str, int]] = [(self.docs[target], "", 0)]
+            while stack:
+                node, pointer, depth = stack.pop()
+                if isinstance(node, list) and depth < 256:
+                    stack.extend((item, f"{pointer}/{i}", depth + 1) for i, item in enumerate(node))
+                if not isinstance(node, dict) or depth >= 256:
+                    continue
+                anchor, ident = node.get("$anchor"), node.get("$id")
+                if isinstance(anchor, str):
+                    found.setdefault(f"#{anchor}", pointer)
+                if isinstance(ident, str) and ident.startswith("#") and len(ident) > 1:  # draft-07's anchor
+                    found.setdefault(ident, pointer)
+                elif isinstance(ident, str) and "://" in ident:
+                    found.setdefault(ident.split("#", 1)[0].rstrip("/"), pointer)
+                for key, value in node.items():
+                    if key not in _DATA_KEYWORDS:
+                        escaped = str(key).replace("~", "~0").replace("/", "~1")
+                        stack.append((value, f"{pointer}/{escaped}", depth + 1))
+            self.ids[target] = found
+        return self.ids[target]
 
     def _resolve(self, ident: tuple[str, str], ref: str, file: str) -> Any:
         return self._lookup(ident, ref, file)[0]
@@ -134,12 +182,7 @@ class Bundler:
         """What ``ident`` points to, and where that really is: a pointer that runs into a ``$ref`` on its way
         (AsyncAPI's ``#/channels/made/messages/m`` when channel ``made`` is kept in another file) goes through it."""
         target_file, pointer = ident
-        if target_file not in self.docs:
-            document = self.load(target_file)
-            if document is None:
-                raise ManifestError(f"unresolvable $ref {ref!r}: no file {target_file}", file=self.label(file))
-            self.docs[target_file] = document
-        node = self.docs[target_file]
+        node = self._document(target_file, ref, file)
         parts = pointer.split("/")[1:] if pointer else []
         for index, raw in enumerate(parts):
             part = _unescape(raw)

@@ -146,7 +146,10 @@ def test_avro_payloads(tmp_path):
     ({"contracts.yaml": "consumes: {a: {schema: {properties: {x: {$ref: '#/nope'}}}}}\n"},
      r"contracts\.yaml#/consumes/a/schema: unresolvable \$ref '#/nope': nothing at '/nope'$"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: 'other.json'}}}\n"}, r"unresolvable \$ref 'other\.json': no file"),
-    ({"contracts.yaml": "publishes: {a: {schema: {$ref: 'https://example.com/s.json'}}}\n"}, r"remote references"),
+    ({"contracts.yaml": "publishes: {a: {schema: {$ref: 'https://example.com/s.json'}}}\n"},
+     r"remote references are not fetched \(no schema here has that \$id\)"),
+    ({"contracts.yaml": "publishes: {a: {schema: {$ref: '#nowhere'}}}\n"},
+     r"unresolvable \$ref '#nowhere': no \$anchor 'nowhere' in .*contracts\.yaml"),
     ({"contracts.yaml": "publishes: {a: {schema: {$ref: '../../etc/passwd'}}}\n"}, r"outside the repository"),
     ({"contracts.yaml": "publishes:\n  a: {schema: {type: string}}\n  a: {schema: {type: integer}}\n"},
      r"key 'a' appears twice"),
@@ -238,6 +241,34 @@ def test_an_asyncapi_payload_is_draft_07_so_keywords_beside_a_ref_are_ignored(tm
         """)
     document = load(tmp_path).publishes["c"].document
     assert document == {"$schema": "http://json-schema.org/draft-07/schema#", "type": "string"}
+
+
+def test_refs_by_anchor_and_by_embedded_id(tmp_path):
+    write(tmp_path, "contracts.yaml", """\
+        publishes:
+          by.anchor:
+            schema:
+              type: object
+              properties: {id: {$ref: '#ident'}, again: {$ref: 'ids.json#ident'}}
+              $defs: {ident: {$anchor: ident, type: string, maxLength: 36}}
+          by.id:
+            schema:
+              type: object
+              properties: {money: {$ref: 'https://schemas.acme.example/money'}}
+              $defs:
+                money: {$id: 'https://schemas.acme.example/money', type: integer, minimum: 0}
+          draft7.anchor:
+            schema:
+              $schema: 'http://json-schema.org/draft-07/schema#'
+              properties: {id: {$ref: '#legacy'}}
+              definitions: {x: {$id: '#legacy', type: boolean}}
+        """)
+    write(tmp_path, "ids.json", json.dumps({"$defs": {"i": {"$anchor": "ident", "type": "integer"}}}))
+    contract = load(tmp_path)
+    props = contract.publishes["by.anchor"].document["properties"]
+    assert props == {"id": {"type": "string", "maxLength": 36}, "again": {"type": "integer"}}
+    assert contract.publishes["by.id"].document["properties"]["money"] == {"type": "integer", "minimum": 0}
+    assert contract.publishes["draft7.anchor"].document["properties"]["id"] == {"type": "boolean"}
 
 
 def test_asyncapi_refs_into_other_files(tmp_path):
