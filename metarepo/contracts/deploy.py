@@ -104,6 +104,21 @@ def counterpart_pairs(mine: Contract, others: dict[str, Contract], policy: str,
             for message, producer, writer, consumer, reader in counterparts(mine, others)]
 
 
+def side_by_side(new: Contract, old: Contract, policy: str, new_version: str, old_version: str) -> list[Pair]:
+    """While a service rolls out, its old and new instances run together and read each other's messages.
+
+    For every message one version publishes and the other consumes (a
+    service that reads its own events, or one that starts publishing what it
+    used to only read), what each version sends must fit what the other reads.
+    """
+    pairs = []
+    for writer, wv, reader, rv in ((new, new_version, old, old_version), (old, old_version, new, new_version)):
+        for message in sorted(writer.publishes.keys() & reader.consumes.keys()):
+            pairs.append(Pair(message, writer.service, reader.service,
+                              compare_schemas(writer.publishes[message], reader.consumes[message], policy), wv, rv))
+    return pairs
+
+
 def can_i_deploy(manifest: Manifest, service: str, env: str, *, ref: str | None = None,
                  policy: str = STRICT) -> Deployability:
     """SERVICE at REF (default: its work tree) against every counterpart deployed in ENV."""
@@ -118,6 +133,16 @@ def can_i_deploy(manifest: Manifest, service: str, env: str, *, ref: str | None 
     deployed, problems = deployed_contracts(manifest, env, skip=(project.name,))
     pairs = counterpart_pairs(mine, deployed, policy, version, f"{env}")
     unknown = []
+    record = read_deployments(manifest.root, env).get(project.name)
+    if record is not None:  # its running instances meet the new ones during the rollout
+        try:
+            running = project_contract(project, record.sha)
+        except MetaError as exc:  # matters for certain only when it reads its own messages
+            if mine.publishes.keys() & mine.consumes.keys():
+                unknown.append((project.name, f"its own contracts at {record.sha[:12]}, which run beside the "
+                                              f"new ones during the rollout, do not load: {exc}"))
+        else:
+            pairs += side_by_side(mine, running, policy, version, env)
     if problems:
         from metarepo.contracts.fleet import project_contract as current
 

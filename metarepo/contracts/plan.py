@@ -45,7 +45,7 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
     for a contract file that does not load.
     """
     from metarepo.contracts.compare import compare_schemas
-    from metarepo.contracts.deploy import counterparts, deployed_contracts
+    from metarepo.contracts.deploy import counterparts, deployed_contracts, side_by_side
     from metarepo.contracts.fleet import project_contract
 
     manifest.environment(env)
@@ -74,6 +74,14 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
                                   labels.get(consumer, "deployed")))
         return found
 
+    # During its own rollout each changed service's old and new instances run side by side.
+    for name in names:
+        if name in old:
+            rolling = [pair for pair in side_by_side(new[name], old[name], policy, "new", "deployed")
+                       if not pair.compatible and (pair.message, pair.producer, pair.consumer) not in status_quo]
+            if rolling:
+                raise _blocked(rolling[0], env, final=False, side_by_side=True)
+
     final = {**others, **new}
     for name in names:
         broken = breaking(name, {k: v for k, v in final.items() if k != name})
@@ -100,11 +108,13 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
     return done
 
 
-def _blocked(pair: Pair, env: str, *, final: bool) -> NoSafeOrder:
+def _blocked(pair: Pair, env: str, *, final: bool, side_by_side: bool = False) -> NoSafeOrder:
     change = next((c for c in pair.verdict.changes if c.breaking), None)
     what = f"{change.path}: {change.message}" if change else "incompatible"
     where = (f"{pair.message}: {pair.producer} ({pair.producer_version}) -> "
              f"{pair.consumer} ({pair.consumer_version})")
+    if side_by_side:
+        where += ", while its old and new instances run side by side during its rollout"
     if final:
         return NoSafeOrder(f"no safe order: even with every change deployed, {where} breaks ({what})", pair=pair,
                            hint="fix the contracts so the new versions agree; no order can help")

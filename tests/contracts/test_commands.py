@@ -223,6 +223,35 @@ def test_plan_names_the_blocking_pair_and_how_to_split_the_change(meta, workspac
         raise AssertionError("no error")
 
 
+def test_a_service_reading_its_own_messages_is_checked_old_against_new_during_its_rollout(meta, workspace):
+    """gateway publishes and consumes session.closed; its new version renames the field. New reads new
+    fine, but while it rolls out the old instances still read what the new ones send: not safe."""
+    gateway = workspace / "services/gateway"
+    def session(field):
+        return {"schema": {"type": "object", "properties": {field: {"type": "string"}}, "required": [field]}}
+    edit_yaml(gateway / "contracts.yaml", lambda d: (d.update(publishes={"session.closed": session("id")}),
+                                                      d["consumes"].update({"session.closed": session("id")})))
+    git("commit", "-qam", "gateway: session.closed", cwd=gateway)
+    _record_all(meta, workspace)
+    assert meta("contracts", "can-i-deploy", "gateway", "--to", "staging", cwd=workspace).returncode == 0
+    edit_yaml(gateway / "contracts.yaml", lambda d: (d["publishes"].update({"session.closed": session("sid")}),
+                                                      d["consumes"].update({"session.closed": session("sid")})))
+    _, doc = check_json(meta, workspace)
+    assert [p["compatible"] for p in doc["pairs"] if p["message"] == "session.closed"] == [True]  # new with new
+
+    proc = meta("contracts", "can-i-deploy", "gateway", "--to", "staging", "--json", cwd=workspace)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    broken = [(p["producer_version"], p["consumer_version"]) for p in doc["pairs"] if not p["compatible"]]
+    assert doc["answer"] == "no" and sorted(broken) == [("staging", "working tree"), ("working tree", "staging")]
+
+    proc = meta("contracts", "plan", "--to", "staging", "gateway", cwd=workspace)
+    assert proc.returncode == 1
+    assert "session.closed: services/gateway (new) -> services/gateway (deployed), while its old and new " \
+           "instances run side by side during its rollout" in proc.stderr
+    assert "split the change" in proc.stderr
+
+
 def test_compare_command(meta, tmp_path):
     old, new = tmp_path / "old.json", tmp_path / "new.yaml"
     old.write_text(json.dumps({"type": "object", "properties": {"id": {"type": "string"}}}))
