@@ -9,6 +9,7 @@ command never leaves a half-written manifest.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -306,6 +307,20 @@ def dump_manifest(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` can only be read by setting it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)  # no /proc: set it and put it back at once (cached, so asked once per process)
+    os.umask(old)
+    return old
+
+
 def write_atomic(file: Path, text: str, *, durable: bool = True) -> None:
     """Replace ``file`` with ``text`` in one rename; the old file is intact on any failure.
 
@@ -313,7 +328,8 @@ def write_atomic(file: Path, text: str, *, durable: bool = True) -> None:
     needs); local state that can be rebuilt (caches, the last run) skips that.
     """
     file = Path(file)
-    mode = file.stat().st_mode & 0o777 if file.exists() else None
+    # An existing file keeps its mode; a new one gets what open() would give it (mkstemp's is 0600).
+    mode = file.stat().st_mode & 0o777 if file.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
@@ -321,8 +337,7 @@ def write_atomic(file: Path, text: str, *, durable: bool = True) -> None:
             out.flush()
             if durable:
                 os.fsync(out.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode)
         os.replace(tmp, file)
     except BaseException:
         try:

@@ -156,3 +156,31 @@ def test_random_text_never_crashes_the_parser(text):
         parse_manifest_text(text, ".meta")
     except ManifestError as exc:
         assert ".meta" in str(exc)
+
+
+def test_a_new_file_gets_the_umasks_mode_and_an_old_one_keeps_its_own(tmp_path, meta):
+    import os
+    import stat
+
+    from metarepo.manifest import write_atomic
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    proc = meta("init", cwd=tmp_path)  # a new .meta, as any program would create it (mkstemp alone: 0600)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_IMODE((tmp_path / ".meta").stat().st_mode) == 0o666 & ~umask
+    private = tmp_path / "notes.txt"
+    private.write_text("x")
+    private.chmod(0o640)
+    write_atomic(private, "y")
+    assert stat.S_IMODE(private.stat().st_mode) == 0o640 and private.read_text() == "y"
+    old = os.umask(0o077)
+    try:
+        from metarepo.manifest import _umask
+
+        _umask.cache_clear()
+        write_atomic(tmp_path / "graph.html", "<svg/>")
+        assert stat.S_IMODE((tmp_path / "graph.html").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+        _umask.cache_clear()
