@@ -29,12 +29,13 @@ def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | 
     manifest, projects = select(ctx, kwargs)
     kwargs.pop("jobs", None)
     contracts, notes = load_fleet(projects)
-    pairs = pair_matrix(contracts).pairs if check else ()
+    reach_only = affected_by is not None and fmt in ("text", "json")  # a list of services: no edges to mark
+    pairs = pair_matrix(contracts).pairs if check and not reach_only else ()
     built = forms.build_graph(contracts, pairs)
     if affected_by is not None and fmt in ("dot", "mermaid", "html"):  # the picture of just that part
         built = forms.downstream(built, manifest.project(affected_by).name)
         pairs = [p for p in pairs if forms.service_node(p.consumer) in built and forms.service_node(p.producer) in built]
-    if affected_by is not None and fmt in ("text", "json"):
+    if reach_only:
         start = manifest.project(affected_by).name
         reached = forms.affected_by(built, start)
         if fmt == "json":
