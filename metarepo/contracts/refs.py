@@ -175,9 +175,6 @@ class Bundler:
             self.ids[target] = found
         return self.ids[target]
 
-    def _resolve(self, ident: tuple[str, str], ref: str, file: str) -> Any:
-        return self._lookup(ident, ref, file)[0]
-
     def _lookup(self, ident: tuple[str, str], ref: str, file: str, hops: int = 0) -> tuple[Any, tuple[str, str]]:
         """What ``ident`` points to, and where that really is: a pointer that runs into a ``$ref`` on its way
         (AsyncAPI's ``#/channels/made/messages/m`` when channel ``made`` is kept in another file) goes through it."""
