@@ -3,6 +3,9 @@
 # Idempotent and quiet when everything is already there.
 set -eu
 missing=""
+# Engines in network namespaces (tests/netns): ip for the namespaces and veths, iptables inside them.
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing="$missing iproute2"
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing="$missing iptables"
 command -v git >/dev/null 2>&1 || missing="$missing git"
 command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
 command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"

@@ -50,7 +50,7 @@ def static_busybox() -> Path | None:
 
 def missing() -> str | None:
     """Why the real-engine tests cannot run here, or None."""
-    if os.environ.get("DOCKER_HOST") and _answers(os.environ["DOCKER_HOST"]):
+    if os.environ.get("DOCKER_HOST") and answers(os.environ["DOCKER_HOST"]):
         if shutil.which("docker-registry") is None:
             return "docker-registry is not installed (apt-get install docker-registry)"
     else:
@@ -64,7 +64,7 @@ def missing() -> str | None:
     return None
 
 
-def _answers(host: str) -> bool:
+def answers(host: str) -> bool:
     import docker
 
     try:
@@ -74,7 +74,7 @@ def _answers(host: str) -> bool:
         return False
 
 
-def _wait(check, seconds: float, what: str, log: Path | None = None) -> None:
+def wait_until(check, seconds: float, what: str, log: Path | None = None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
@@ -90,7 +90,7 @@ def _port_open(port: int) -> bool:
     return False
 
 
-def _stop(proc: subprocess.Popen, seconds: float = 30) -> None:
+def stop_process(proc: subprocess.Popen, seconds: float = 30) -> None:
     if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
@@ -111,7 +111,7 @@ def running_engine() -> Iterator[Engine]:
     client = None
     try:
         existing = os.environ.get("DOCKER_HOST")
-        if existing and _answers(existing):
+        if existing and answers(existing):
             host = existing
         else:
             host = f"unix://{base}/docker.sock"
@@ -122,7 +122,7 @@ def running_engine() -> Iterator[Engine]:
                  "--containerd-namespace", "metarepo-tests", "--containerd-plugins-namespace",
                  "metarepo-tests-plugins"],
                 stdin=subprocess.DEVNULL, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True))
-            _wait(lambda: procs[0].poll() is None and _answers(host), 60, "dockerd", log)
+            wait_until(lambda: procs[0].poll() is None and answers(host), 60, "dockerd", log)
         client = docker.DockerClient(base_url=host, timeout=120)
 
         port = free_port()
@@ -134,7 +134,7 @@ def running_engine() -> Iterator[Engine]:
         rlog = base / "registry.log"
         procs.append(subprocess.Popen(["docker-registry", "serve", str(config)], stdin=subprocess.DEVNULL,
                                       stdout=rlog.open("w"), stderr=subprocess.STDOUT, start_new_session=True))
-        _wait(lambda: _port_open(port), 30, "docker-registry", rlog)
+        wait_until(lambda: _port_open(port), 30, "docker-registry", rlog)
 
         if client.info().get("Swarm", {}).get("LocalNodeState") != "active":
             client.swarm.init(advertise_addr="127.0.0.1", listen_addr=f"127.0.0.1:{free_port()}")
@@ -150,14 +150,17 @@ def running_engine() -> Iterator[Engine]:
                     client.swarm.leave(force=True)
             client.close()
         for proc in reversed(procs):
-            _stop(proc)
-        for mount in _mounts_under(base):  # netns and overlay mounts a killed engine may leave behind
-            subprocess.run(["umount", "-l", mount], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           check=False)
+            stop_process(proc)
+        unmount_under(base)  # netns and overlay mounts a killed engine may leave behind
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _mounts_under(base: Path) -> list[str]:
+def unmount_under(base: Path) -> None:
+    for mount in mounts_under(base):
+        subprocess.run(["umount", "-l", mount], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def mounts_under(base: Path) -> list[str]:
     """Mount points under ``base``, deepest first."""
     try:
         lines = Path("/proc/mounts").read_text().splitlines()
