@@ -50,11 +50,14 @@ def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | 
     for note in notes:
         click.echo(f"note: {note}", err=True)
     if output is not None:
-        if not output.parent.resolve().is_dir():
-            from metarepo.errors import UsageError
+        from metarepo.errors import UsageError
 
+        if not output.parent.resolve().is_dir():
             raise UsageError(f"-o {output}: the folder {output.parent} does not exist")
-        write_atomic(output, text if text.endswith("\n") else text + "\n")
+        try:  # a temp file renamed into place: nothing half-written
+            write_atomic(output, text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            raise UsageError(f"-o {output}: cannot write it ({exc.strerror or exc})") from None
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text)
