@@ -22,6 +22,7 @@ MAX_NODES = 200_000  # a document or one resolved schema, with every alias and $
 MAX_EXAMPLE_CHARS = 64 * 1024  # an example message, as JSON
 MAX_REPEAT = 256  # a quantifier or minItems repeated to build an example
 REGEX_SECONDS = 0.25  # one regular expression against one string
+PATTERN_WEIGHT = 20_000  # the size of a compiled pattern (counted repeats multiplied out)
 VERDICT_SECONDS = 2.0  # all the regular expressions of one verdict (rules, then again for its example)
 
 _deadline: ContextVar[float | None] = ContextVar("metarepo_contracts_deadline", default=None)
@@ -52,10 +53,58 @@ def _compiled(pattern: str) -> Any:
     return regex.compile(pattern)
 
 
+def pattern_weight(pattern: str) -> int:
+    """About how many steps the compiled pattern has: counted repeats (``{n,m}``) multiply what they repeat,
+    nested ones too (``(a{1000}){1000}`` is a million), which is what compiling it costs."""
+    stack = [[0, 0]]  # per open group: [its weight so far, the weight of its last item]
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        item = 1
+        if ch == "\\":
+            i += 2
+        elif ch == "[":
+            j = i + 1
+            if pattern[j:j + 1] == "^":
+                j += 1
+            if pattern[j:j + 1] == "]":
+                j += 1
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+        elif ch == "(":
+            stack.append([0, 0])
+            i += 1
+            continue
+        elif ch == ")" and len(stack) > 1:
+            item = stack.pop()[0]
+            i += 1
+        elif ch == "{" and (close := pattern.find("}", i)) > i:
+            low, _, high = pattern[i + 1:close].partition(",")
+            if low.strip().isdigit() or high.strip().isdigit():
+                count = max(int(n) for n in (low.strip() or "0", high.strip() or "0") if n.isdigit())
+                group = stack[-1]
+                group[0] += group[1] * (max(count, 1) - 1)
+                group[1] *= max(count, 1)
+                i = close + 1
+                if group[0] > 10 * PATTERN_WEIGHT:
+                    return group[0]
+                continue
+            i += 1
+        else:
+            i += 1
+        stack[-1][0] += item
+        stack[-1][1] = item
+    return sum(group[0] for group in stack)
+
+
 def compile_pattern(pattern: str) -> Any:
-    """The pattern on the bounded engine; ``ValueError`` when it is not a regular expression."""
+    """The pattern on the bounded engine; ``ValueError`` when it is not a regular expression,
+    ``Undecidable`` when it repeats too much to compile in bounded time."""
     import regex
 
+    if "{" in pattern and pattern_weight(pattern) > PATTERN_WEIGHT:
+        raise Undecidable(f"the pattern {_short(pattern)} repeats too much to run")
     try:
         return _compiled(pattern)
     except (regex.error, TypeError, OverflowError, RecursionError) as exc:

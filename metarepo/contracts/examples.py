@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator
 from metarepo.contracts.bounds import MAX_EXAMPLE_CHARS, MAX_REPEAT, Undecidable, search
 from metarepo.contracts.model import NO_EXAMPLE, Change
 from metarepo.contracts.refs import deref
-from metarepo.contracts.validation import checker
+from metarepo.contracts.validation import canonical, checker, enum_keys
 from metarepo.contracts.patterns import pattern_guesses as _pattern_guesses
 from metarepo.contracts.shapes import TYPES, flatten_all_of, merge, types_of
 
@@ -113,7 +113,12 @@ class _Generator:
         if "const" in node:
             return [node["const"]]
         if isinstance(node.get("enum"), list):
-            return list(node["enum"])
+            listed = node["enum"]
+            if isinstance(hint, dict) and isinstance(hint.get("enum"), list):  # what the reader does not list first
+                theirs = enum_keys(hint["enum"])
+                missing = [v for v in listed if canonical(v) not in theirs]
+                return missing[:_PER_NODE] + list(listed)
+            return list(listed)
         if isinstance(node.get("examples"), list):
             out += node["examples"][:3]
         if "default" in node:

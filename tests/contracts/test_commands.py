@@ -395,3 +395,15 @@ def test_the_manifest_names_a_projects_contract_file(meta, workspace):
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, (bad, proc.stderr)
         assert proc.stderr.startswith("meta: .meta: metarepo.projects.services/gateway.contracts: ") and \
             said in proc.stderr, (bad, proc.stderr)
+
+
+def test_graph_to_a_path_it_cannot_write_is_one_line_and_writes_nothing(meta, workspace):
+    proc = meta("graph", "--format", "dot", "-o", "/proc/contracts-graph.dot", cwd=workspace)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "cannot write it" in proc.stderr and "Traceback" not in proc.stderr
+    assert not Path("/proc/contracts-graph.dot").exists()
+
+
+def test_compare_help_says_which_draft_a_schema_without_dollar_schema_is_read_in(meta):
+    proc = meta("contracts", "compare", "--help")
+    assert proc.returncode == 0 and "2020-12" in proc.stdout.replace("\n", " ")
