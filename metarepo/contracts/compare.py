@@ -11,6 +11,7 @@ is ``UNDECIDED``, which no gate takes for compatible.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from metarepo.errors import UsageError
 
@@ -20,30 +21,36 @@ from metarepo.contracts.model import (AVRO, CONSUMER, NO_EXAMPLE, PRODUCER, STRI
 
 _CACHE: dict[tuple[str, str, str], Verdict] = {}
 POLICIES = tuple(p.value for p in Policy)
+_POLICIES: dict[Any, Policy] = {**{p: p for p in Policy}, **{p.value: p for p in Policy}}
 
 
 def compare_schemas(writer: Schema, reader: Schema, policy: str = STRICT) -> Verdict:
     """Can a reader built for ``reader`` accept every message ``writer`` allows?"""
-    try:
-        policy = Policy(policy)
-    except ValueError:
-        raise UsageError(f"unknown policy {policy!r} (strict or lenient)") from None
+    policy = _POLICIES.get(policy)  # type: ignore[assignment]
+    if policy is None:
+        raise UsageError(f"unknown policy {policy!r} (strict or lenient)")
     key = (writer.digest, reader.digest, policy.value)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    verdict = _compare(writer, reader, policy)
+    stored = "\0".join(key) if _STORE is not None else ""
+    verdict = _STORE.verdict(stored) if _STORE is not None else None
+    if verdict is None:
+        verdict = _compare(writer, reader, policy)
+        if _STORE is not None:
+            _STORE.add_verdict(stored, verdict)
     _CACHE[key] = verdict
     return verdict
 
 
-def remember(key: tuple[str, str, str], verdict: Verdict) -> None:
-    """A verdict known from an earlier run (``cache``)."""
-    _CACHE.setdefault(key, verdict)
+_STORE: Any = None  # a cache.ContractCache while a command uses one
 
 
-def known_verdicts() -> dict[tuple[str, str, str], Verdict]:
-    return _CACHE
+def use_store(store: Any) -> Any:
+    """Look verdicts up in (and add them to) ``store`` from now on; returns the one used before."""
+    global _STORE
+    previous, _STORE = _STORE, store
+    return previous
 
 
 def _compare(writer: Schema, reader: Schema, policy: Policy) -> Verdict:

@@ -10,8 +10,10 @@ new with new (a combination that repeats another's schemas is left out).
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from metarepo.manifest import Manifest, Project
 from metarepo.report import NULL, Reporter
@@ -43,8 +45,8 @@ class CheckResult:
         return all(p.compatible for p in self.pairs) and not self.unpublished
 
 
-def project_contract(project: Project, ref: str | None = None) -> Contract:
-    """One project's contract from its work tree, or from git at ``ref``."""
+def project_contract(project: Project, ref: str | None = None, cache: Any = None) -> Contract:
+    """One project's contract from its work tree, or from git at ``ref`` (kept in ``cache``, when given)."""
     from metarepo.contracts.loading import load_contract
     from metarepo.contracts.sources import GitTree, WorkTree
 
@@ -55,12 +57,16 @@ def project_contract(project: Project, ref: str | None = None) -> Contract:
         raise ManifestError("must be the path of the project's contracts file (a string, relative to the project)",
                             file=".meta", key=f"metarepo.projects.{project.name}.contracts")
     source = WorkTree(project.path, project.name) if ref is None else GitTree(project.path, project.name, ref)
-    return load_contract(source, project.name, configured)
+    if cache is None:
+        return load_contract(source, project.name, configured)
+    return cache.contract(source, project.name, configured,
+                          lambda reads: load_contract(source, project.name, configured, reads=reads))
 
 
 def load_fleet(projects: Sequence[Project], *, ref: str | None = None, jobs: int = 4,
-               reporter: Reporter = NULL) -> tuple[dict[str, Contract], list[str]]:
-    """Every cloned project's contract (in manifest order), and notes on the ones left out."""
+               reporter: Reporter = NULL, cache: Any = None) -> tuple[dict[str, Contract], list[str]]:
+    """Every cloned project's contract (in manifest order), and notes on the ones left out (and the
+    notes of each contract). ``cache``: a ``cache.ContractCache`` to keep what was parsed in."""
     notes: list[str] = []
     present = []
     for project in projects:
@@ -76,7 +82,7 @@ def load_fleet(projects: Sequence[Project], *, ref: str | None = None, jobs: int
     def load(project: Project) -> Contract | None:
         reporter.item_started(project.name)
         try:
-            contract = project_contract(project, ref)
+            contract = project_contract(project, ref, cache)
         except NoSuchCommit as exc:
             missing.append(exc)
             new.append(f"{project.name}: no commit {ref!r}, checked as a new service (no old version)")
@@ -122,10 +128,11 @@ def pair_matrix(contracts: Mapping[str, Contract], *, policy: str = STRICT, old:
             continue
         seen.add(key)
         pairs.append(link.pair(compare_schemas(link.writer, link.reader, policy), pv, cv))
-    current = [(link.producer, link.sent, link.consumer, link.read) for link, pv, cv in combos
-               if pv == cv == "working tree"]
-    read = {(c, m) for _, _, c, m in current}
-    sent = {(p, m) for p, m, _, _ in current}
+    read, sent = set(), set()
+    for link, pv, cv in combos:
+        if pv == cv == "working tree":
+            read.add((link.consumer, link.read))
+            sent.add((link.producer, link.sent))
     unpublished = tuple(sorted((m, c.service) for c in contracts.values() for m in c.consumes
                                if (c.service, m) not in read))
     unconsumed = tuple(sorted((m, c.service) for c in contracts.values() for m in c.publishes
@@ -134,15 +141,31 @@ def pair_matrix(contracts: Mapping[str, Contract], *, policy: str = STRICT, old:
     return CheckResult(tuple(pairs), unpublished, unconsumed)
 
 
+@contextmanager
+def no_gc_pauses() -> Iterator[None]:
+    """A fleet's contracts are hundreds of thousands of objects that all live to the end: the cyclic
+    collector, run again and again over a growing heap, only costs time here (a third of a cold check)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def check_fleet(manifest: Manifest, projects: Iterable[Project], *, against: str | None = None,
                 policy: str = STRICT, jobs: int = 4, reporter: Reporter = NULL) -> CheckResult:
     """``meta contracts check``: the matrix for the selected projects' work trees (and ``against`` REF)."""
+    from metarepo.contracts.cache import contracts_cache
+
     projects = list(projects)
-    contracts, notes = load_fleet(projects, jobs=jobs, reporter=reporter)
-    old = None
-    if against is not None:
-        old, old_notes = load_fleet([p for p in projects if p.name in contracts], ref=against, jobs=jobs,
-                                    reporter=reporter)
-        notes.extend(old_notes)
-    result = pair_matrix(contracts, policy=policy, old=old, old_label=against or "")
+    with contracts_cache(manifest) as cache, no_gc_pauses():
+        contracts, notes = load_fleet(projects, jobs=jobs, reporter=reporter, cache=cache)
+        old = None
+        if against is not None:
+            old, old_notes = load_fleet([p for p in projects if p.name in contracts], ref=against, jobs=jobs,
+                                        reporter=reporter, cache=cache)
+            notes.extend(old_notes)
+        result = pair_matrix(contracts, policy=policy, old=old, old_label=against or "")
     return CheckResult(result.pairs, result.unpublished, result.unconsumed, tuple(notes))

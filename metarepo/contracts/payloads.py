@@ -41,17 +41,17 @@ def make_schema(node: Any, fmt: str, reader: Any, file: str, pointer: str, where
     if openapi:
         draft = DRAFT_4 if openapi == OPENAPI_30 else DRAFT_2020
     try:
-        if self_rooted:  # an inline schema: "#" means the schema itself
-            bundled = reader.bundler(file, node).bundle(node, file, "", draft)
-        else:
-            bundled = reader.bundler(file, document if document is not None else reader.load(file)).bundle(
-                node, file, pointer, draft)
+        bundler = reader.bundler(file, node if self_rooted else document if document is not None
+                                 else reader.load(file))
+        # an inline schema: "#" means the schema itself
+        bundled = bundler.bundle(node, file, "" if self_rooted else pointer, draft)
     except ManifestError as exc:  # a $ref in this schema's own file: name the schema, not just the file
         own = f"{reader.label(file)}: "
         if exc.line is None and exc.message.startswith(own) and where != reader.label(file):
             raise ManifestError(exc.message[len(own):], file=where, hint=exc.hint) from None
         raise
-    if expanded_size(bundled) > MAX_NODES:
+    # YAML aliases were bounded when the file was read; a $ref inlined in several places is bounded here.
+    if bundler.shared and expanded_size(bundled) > MAX_NODES:
         raise ManifestError(f"the schema, its $refs resolved, has more than {MAX_NODES:,} values; refused",
                             file=where)
     if openapi:

@@ -52,6 +52,7 @@ class Bundler:
         self.stack: list[tuple[str, str]] = []
         self.ids: dict[str, dict[str, str]] = {}  # file -> {"#anchor" or absolute $id -> JSON pointer}
         self.ref_siblings = True  # whether keywords beside a $ref count (not up to draft-07)
+        self.shared = False  # whether a resolved $ref was inlined in more than one place
 
     def bundle(self, node: Any, file: str, pointer: str, draft: str | None = None) -> Any:
         """``node`` (found at ``pointer`` in ``file``) with every reference resolved.
@@ -107,6 +108,7 @@ class Bundler:
             name = self.names.setdefault(ident, f"__ref{len(self.names) + 1}")
             return {"$ref": f"#/$defs/{name}"}
         if ident in self.done:
+            self.shared = True  # the same object now stands in two places: its expanded size may grow fast
             return self.done[ident]
         target, found = self._lookup(ident, ref, file)
         if isinstance(target, dict) and "schemaFormat" in target and "schema" in target:
