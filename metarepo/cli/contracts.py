@@ -24,14 +24,19 @@ def contracts() -> None:
     """Schema-compatibility gates between the services that publish and consume each message."""
 
 
+_RESULT = {"compatible": ("ok", "green"), "breaking": ("BREAKING", "red"), "undecided": ("UNDECIDED", "yellow")}
+
+
 def _verdict_lines(verdict, indent: str = "  ", all_changes: bool = False) -> list[str]:
     lines = []
     for change in verdict.changes:
-        if change.breaking:
+        if change.kind == "undecided":
+            lines.append(f"{indent}{style('?', fg='yellow')} {change.message} (taken as not safe)")
+        elif change.breaking:
             lines.append(f"{indent}{style('✗', fg='red')} {change.path}  {change.kind}: {change.message}")
         elif all_changes:
             lines.append(f"{indent}{style('·', dim=True)} {change.path}  {change.kind}: {change.message}")
-    if not verdict.compatible:
+    if verdict.state.value == "breaking":
         if verdict.has_example:
             text = json.dumps(verdict.example, ensure_ascii=False)
             lines.append(f"{indent}example (the writer's schema accepts it, the reader's rejects it): {text}")
@@ -48,14 +53,20 @@ def _verdict_lines(verdict, indent: str = "  ", all_changes: bool = False) -> li
 @_POLICY
 @_JSON
 def compare(old: Path, new: Path, role: str, policy: str, as_json: bool) -> int:
-    """Is the change from schema OLD to schema NEW safe? Exit 0 compatible, 1 breaking, 2 bad input."""
+    """Is the change from schema OLD to schema NEW safe? Exit 0 compatible, 1 breaking or undecided, 2 bad input.
+
+    A JSON Schema without "$schema" is read as draft 2020-12; a file ending in
+    .avsc is an Avro schema. Relative $refs resolve inside the current folder
+    (or the file's own folder when it is outside it), symlinks included.
+    """
     from metarepo.contracts.compare import compare_change, load_schema_file
 
     verdict = compare_change(load_schema_file(old), load_schema_file(new), role, policy)
     if as_json:
         emit_json(verdict.as_json())
     else:
-        head = style("compatible", fg="green") if verdict.compatible else style("breaking", fg="red", bold=True)
+        word, colour = _RESULT[verdict.state.value]
+        head = style("compatible" if verdict.compatible else word.lower(), fg=colour, bold=not verdict.compatible)
         _echo(f"{head}: {old} -> {new} as a {role} ({policy})")
         for line in _verdict_lines(verdict, all_changes=True):
             _echo(line)
@@ -65,7 +76,13 @@ def compare(old: Path, new: Path, role: str, policy: str, as_json: bool) -> int:
 def _pair_row(pair) -> list[str]:
     producer = pair.producer + ("" if pair.producer_version == "working tree" else f" @{pair.producer_version}")
     consumer = pair.consumer + ("" if pair.consumer_version == "working tree" else f" @{pair.consumer_version}")
-    return [pair.message, producer, consumer, "ok" if pair.compatible else "BREAKING"]
+    if pair.reader_message != pair.message:
+        consumer += f" (as {pair.reader_message.name})"
+    return [pair.message.label, producer, consumer, _RESULT[pair.state.value][0]]
+
+
+def _message_json(message, **more) -> dict:
+    return {"channel": message.channel, "message": message.name, **more}
 
 
 @contracts.command()
@@ -86,27 +103,31 @@ def check(ctx: click.Context, against: str | None, policy: str, as_json: bool, *
                          **({"reporter": reporter} if reporter else {}))
     if as_json:
         emit_json({"ok": result.ok, "pairs": [p.as_json() for p in result.pairs],
-                   "unpublished": [{"message": m, "consumer": c} for m, c in result.unpublished],
-                   "unconsumed": [{"message": m, "producer": p} for m, p in result.unconsumed],
+                   "unpublished": [_message_json(m, consumer=c) for m, c in result.unpublished],
+                   "unconsumed": [_message_json(m, producer=p) for m, p in result.unconsumed],
                    "notes": list(result.notes)})
         return 0 if result.ok else 1
     if result.pairs:
-        colours = [[None, None, None, "green" if p.compatible else "red"] for p in result.pairs]
+        colours = [[None, None, None, _RESULT[p.state.value][1]] for p in result.pairs]
         _echo(table(["MESSAGE", "PRODUCER", "CONSUMER", "RESULT"], [_pair_row(p) for p in result.pairs], colours))
-    for pair in result.breaking:
+    for pair in (*result.breaking, *result.undecided):
         _echo()
-        _echo(style(f"{pair.message}: {' -> '.join(_pair_row(pair)[1:3])} breaks", fg="red", bold=True))
+        verb = "breaks" if pair.state.value == "breaking" else "could not be decided"
+        _echo(style(f"{pair.message.label}: {' -> '.join(_pair_row(pair)[1:3])} {verb}",
+                    fg=_RESULT[pair.state.value][1], bold=True))
         for line in _verdict_lines(pair.verdict):
             _echo(line)
     for message, consumer in result.unpublished:
-        _echo(style(f"error: {consumer} consumes {message!r}, which nobody publishes", fg="red", err=True), err=True)
+        _echo(style(f"error: {consumer} consumes {message.label!r}, which nobody publishes", fg="red", err=True),
+              err=True)
     for message, producer in result.unconsumed:
-        _echo(f"note: {producer} publishes {message!r}, which nobody consumes", err=True)
+        _echo(f"note: {producer} publishes {message.label!r}, which nobody consumes", err=True)
     for note in result.notes:
         _echo(f"note: {note}", err=True)
     broken = len(result.breaking)
     summary = (f"contracts: {len(result.pairs)} pairs, {broken} breaking, "
-               f"{len(result.unpublished)} consumed but unpublished")
+               + (f"{len(result.undecided)} undecided, " if result.undecided else "")
+               + f"{len(result.unpublished)} consumed but unpublished")
     _echo(style(summary, fg="green" if result.ok else "red", err=True), err=True)
     return 0 if result.ok else 1
 
@@ -143,24 +164,24 @@ def record_deployment(ctx: click.Context, service: str, env: str, sha: str, vers
 @click.pass_context
 def can_i_deploy(ctx: click.Context, service: str, env: str, ref: str | None, policy: str, as_json: bool) -> int:
     """Can SERVICE (at REF) go to ENV, given what every counterpart runs there? Exit 0 yes, 1 no or unknown."""
-    from metarepo.contracts.deploy import YES, can_i_deploy as decide
+    from metarepo.contracts.deploy import NO, YES, can_i_deploy as decide
 
     result = decide(manifest_from(ctx), service, env, ref=ref, policy=policy)
     if as_json:
-        emit_json({"service": result.service, "env": result.env, "answer": result.answer,
+        emit_json({"service": result.service, "env": result.env, "answer": result.answer.value,
                    "pairs": [p.as_json() for p in result.pairs],
                    "unknown": [{"service": s, "reason": why} for s, why in result.unknown]})
         return 0 if result.answer == YES else 1
-    colour = {"yes": "green", "no": "red"}.get(result.answer, "yellow")
-    _echo(style(f"{result.answer}: {result.service}" + (f" at {ref}" if ref else "") + f" to {env}", fg=colour,
-                bold=True))
+    colour = {YES: "green", NO: "red"}.get(result.answer, "yellow")
+    _echo(style(f"{result.answer.value}: {result.service}" + (f" at {ref}" if ref else "") + f" to {env}",
+                fg=colour, bold=True))
     if result.pairs:
         _echo(table(["MESSAGE", "PRODUCER", "CONSUMER", "RESULT"],
-                    [[p.message, f"{p.producer} ({p.producer_version})", f"{p.consumer} ({p.consumer_version})",
-                      "ok" if p.compatible else "BREAKING"] for p in result.pairs]))
+                    [[p.message.label, f"{p.producer} ({p.producer_version})", f"{p.consumer} ({p.consumer_version})",
+                      _RESULT[p.state.value][0]] for p in result.pairs]))
     for pair in result.pairs:
         if not pair.compatible:
-            _echo(f"{pair.message}: {pair.producer} -> {pair.consumer}")
+            _echo(f"{pair.message.label}: {pair.producer} -> {pair.consumer}")
             for line in _verdict_lines(pair.verdict):
                 _echo(line)
     for name, why in result.unknown:

@@ -23,14 +23,16 @@ from metarepo.cli.common import select, selection_options
 def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | None, check: bool, **kwargs) -> int:
     """The message-contract graph of the fleet: services, messages, and breaking edges."""
     from metarepo.contracts import graph as forms
-    from metarepo.contracts.fleet import load_fleet, pair_matrix
+    from metarepo.contracts.cache import contracts_cache
+    from metarepo.contracts.fleet import load_fleet, no_gc_pauses, pair_matrix
     from metarepo.manifest import write_atomic
 
     manifest, projects = select(ctx, kwargs)
     kwargs.pop("jobs", None)
-    contracts, notes = load_fleet(projects)
     reach_only = affected_by is not None and fmt in ("text", "json")  # a list of services: no edges to mark
-    pairs = pair_matrix(contracts).pairs if check and not reach_only else ()
+    with contracts_cache(manifest) as cache, no_gc_pauses():
+        contracts, notes = load_fleet(projects, cache=cache)
+        pairs = pair_matrix(contracts).pairs if check and not reach_only else ()
     built = forms.build_graph(contracts, pairs)
     if affected_by is not None and fmt in ("dot", "mermaid", "html"):  # the picture of just that part
         built = forms.downstream(built, manifest.project(affected_by).name)
@@ -50,11 +52,14 @@ def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | 
     for note in notes:
         click.echo(f"note: {note}", err=True)
     if output is not None:
-        if not output.parent.resolve().is_dir():
-            from metarepo.errors import UsageError
+        from metarepo.errors import UsageError
 
+        if not output.parent.resolve().is_dir():
             raise UsageError(f"-o {output}: the folder {output.parent} does not exist")
-        write_atomic(output, text if text.endswith("\n") else text + "\n")
+        try:  # a temp file renamed into place: nothing half-written
+            write_atomic(output, text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            raise UsageError(f"-o {output}: cannot write it ({exc.strerror or exc})") from None
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text)

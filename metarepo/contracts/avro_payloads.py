@@ -8,6 +8,7 @@ with ``avro.io`` (never made up).
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from metarepo.errors import ManifestError, UsageError
@@ -36,23 +37,50 @@ def parse_avro(document: Any, where: str) -> Any:
 
 def compare_avro(writer: Any, reader: Any) -> Verdict:
     """Can a reader with schema ``reader`` decode what ``writer`` wrote (Avro resolution rules)?"""
-    avro = _avro()
-    from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
-
-    result = ReaderWriterCompatibilityChecker().get_compatibility(
-        parse_avro(reader, "reader schema"), parse_avro(writer, "writer schema"))
-    if result.compatibility is SchemaCompatibilityType.compatible:
+    _avro()
+    found = _incompatibilities(parse_avro(reader, "reader schema"), parse_avro(writer, "writer schema"))
+    if found is None:
         return Verdict(True)
-    del avro
-    locations = sorted(result.locations) or ["/"]
-    kinds = [i.value for i in result.incompatibilities] or ["incompatible"]
-    messages = sorted(result.messages) or ["the reader cannot decode the writer's data"]
-    changes = tuple(Change(path="#" + (loc if loc.startswith("/") else "/" + loc).rstrip("/"),
-                           kind=kinds[min(i, len(kinds) - 1)], breaking=True,
-                           message=messages[min(i, len(messages) - 1)])
-                    for i, loc in enumerate(locations))
+    changes = tuple(Change(path="#" + (loc if loc.startswith("/") else "/" + loc).rstrip("/"), kind=kind,
+                           breaking=True, message=message)
+                    for kind, message, loc in found) or (
+        Change("#", "incompatible", True, "the reader cannot decode the writer's data"),)
     example = find_avro_example(parse_avro(writer, "writer schema"), parse_avro(reader, "reader schema"))
     return Verdict(False, changes, example)
+
+
+_CHECKER_LOCK = threading.Lock()
+
+
+def _incompatibilities(reader: Any, writer: Any) -> list[tuple[str, str, str]] | None:
+    """(kind, message, location) of each incompatibility the ``avro`` checker finds, each with its own
+    location and message (its result keeps them in separate sets), or None when compatible.
+
+    The checker builds every finding with ``avro.compatibility.incompatible`` and combines them with
+    ``merge``; both are wrapped, for this call only, to carry the three together."""
+    import avro.compatibility as checking
+
+    with _CHECKER_LOCK:
+        made, merged = checking.incompatible, checking.merge
+
+        def incompatible(kind: Any, message: str, location: list) -> Any:
+            result = made(kind, message, location)
+            result.found = [(kind.value, message, next(iter(result.locations)))]
+            return result
+
+        def merge(this: Any, that: Any) -> Any:
+            result = merged(this, that)
+            result.found = [*getattr(this, "found", ()), *getattr(that, "found", ())]
+            return result
+
+        checking.incompatible, checking.merge = incompatible, merge
+        try:
+            result = checking.ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+        finally:
+            checking.incompatible, checking.merge = made, merged
+    if result.compatibility is checking.SchemaCompatibilityType.compatible:
+        return None
+    return list(dict.fromkeys(getattr(result, "found", [])))
 
 
 def find_avro_example(writer: Any, reader: Any, budget: int = 64) -> Any:

@@ -11,14 +11,15 @@ Mixed into ``rules.Comparer``.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from metarepo.contracts.bounds import search
+from metarepo.contracts.comparing import Comparing
 from metarepo.contracts.refs import deref
 from metarepo.contracts.shapes import merge, pointer, trivial
 
 
-class ContentModels:
+class ContentModels(Comparing):
     # -- arrays ------------------------------------------------------------
 
     def _arrays(self, w: dict, r: dict, path: str, where: tuple) -> None:
@@ -93,9 +94,9 @@ class ContentModels:
             matched = []
             for pattern, schema in patterns.items():
                 try:
-                    if re.search(pattern, name):
+                    if search(pattern, name):
                         matched.append(deref(schema, root))
-                except re.error:
+                except ValueError:
                     continue
             if not matched:
                 return deref(additional, root)

@@ -9,6 +9,7 @@ that project's clone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from metarepo.environments import Deployment, read_deployments, record_deployments
@@ -16,9 +17,20 @@ from metarepo.errors import MetaError, UsageError
 from metarepo.manifest import Manifest, Project
 
 from metarepo.contracts.compare import compare_schemas
-from metarepo.contracts.model import STRICT, Contract, Pair, Schema
+from metarepo.contracts.matching import Link, links
+from metarepo.contracts.model import STRICT, Compatibility, Contract, Pair
 
-YES, NO, UNKNOWN = "yes", "no", "unknown"
+
+class Answer(str, Enum):
+    """can-i-deploy's answer. ``UNKNOWN``: a counterpart's contracts could not be read, or a pair could not be
+    decided within the limits; like ``NO``, it is not a yes."""
+
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"
+
+
+YES, NO, UNKNOWN = Answer.YES, Answer.NO, Answer.UNKNOWN
 
 
 def resolve_commit(project: Project, rev: str) -> str:
@@ -49,7 +61,7 @@ def record_deployment(manifest: Manifest, service: str, env: str, sha: str, vers
 class Deployability:
     service: str
     env: str
-    answer: str  # yes | no | unknown
+    answer: Answer
     pairs: tuple[Pair, ...]
     unknown: tuple[tuple[str, str], ...]  # (counterpart, why)
 
@@ -79,43 +91,36 @@ def deployed_contracts(manifest: Manifest, env: str, skip: tuple[str, ...] = ()
     return contracts, problems
 
 
-def counterparts(mine: Contract, others: dict[str, Contract]) -> list[tuple[str, str, Schema, str, Schema]]:
-    """(message, producer, writer schema, consumer, reader schema) for every pair ``mine`` takes part in."""
+def counterparts(mine: Contract, others: dict[str, Contract]) -> list[Link]:
+    """Every link ``mine`` takes part in: with each other service (both ways) and with itself."""
     found = []
-    for name, other in others.items():
-        for message, schema in mine.publishes.items():
-            if message in other.consumes:
-                found.append((message, mine.service, schema, name, other.consumes[message]))
-        for message, schema in mine.consumes.items():
-            if message in other.publishes:
-                found.append((message, name, other.publishes[message], mine.service, schema))
-    for message, schema in mine.publishes.items():  # a service that reads its own messages
-        if message in mine.consumes:
-            found.append((message, mine.service, schema, mine.service, mine.consumes[message]))
+    for other in others.values():
+        found += links(mine, other)
+        found += links(other, mine)
+    found += links(mine, mine)  # a service that reads its own messages
     return found
 
 
 def counterpart_pairs(mine: Contract, others: dict[str, Contract], policy: str,
                       my_version: str = "working tree", their_version: str = "deployed") -> list[Pair]:
     """``mine`` against every counterpart: as writer of what it publishes, reader of what it consumes."""
-    return [Pair(message, producer, consumer, compare_schemas(writer, reader, policy),
-                 my_version if producer == mine.service else their_version,
-                 my_version if consumer == mine.service else their_version)
-            for message, producer, writer, consumer, reader in counterparts(mine, others)]
+    return [link.pair(compare_schemas(link.writer, link.reader, policy),
+                      my_version if link.producer == mine.service else their_version,
+                      my_version if link.consumer == mine.service else their_version)
+            for link in counterparts(mine, others)]
 
 
 def side_by_side(new: Contract, old: Contract, policy: str, new_version: str, old_version: str) -> list[Pair]:
     """While a service rolls out, its old and new instances run together and read each other's messages.
 
-    For every message one version publishes and the other consumes (a
-    service that reads its own events, or one that starts publishing what it
+    For every message one version sends and the other reads (by its name:
+    a service that reads its own events, or one that starts sending what it
     used to only read), what each version sends must fit what the other reads.
     """
     pairs = []
     for writer, wv, reader, rv in ((new, new_version, old, old_version), (old, old_version, new, new_version)):
-        for message in sorted(writer.publishes.keys() & reader.consumes.keys()):
-            pairs.append(Pair(message, writer.service, reader.service,
-                              compare_schemas(writer.publishes[message], reader.consumes[message], policy), wv, rv))
+        for link in links(writer, reader, same_service=True):
+            pairs.append(link.pair(compare_schemas(link.writer, link.reader, policy), wv, rv))
     return pairs
 
 
@@ -138,7 +143,7 @@ def can_i_deploy(manifest: Manifest, service: str, env: str, *, ref: str | None 
         try:
             running = project_contract(project, record.sha)
         except MetaError as exc:  # matters for certain only when it reads its own messages
-            if mine.publishes.keys() & mine.consumes.keys():
+            if links(mine, mine):
                 unknown.append((project.name, f"its own contracts at {record.sha[:12]}, which run beside the "
                                               f"new ones during the rollout, do not load: {exc}"))
         else:
@@ -156,7 +161,11 @@ def can_i_deploy(manifest: Manifest, service: str, env: str, *, ref: str | None 
             except MetaError as exc:
                 unknown.append((name, f"{why}; and its contracts do not load: {exc}"))
                 continue
-            if set(mine.publishes) & set(theirs.consumes) or set(mine.consumes) & set(theirs.publishes):
+            if links(mine, theirs) or links(theirs, mine):
                 unknown.append((name, why))
-    answer = NO if any(not p.compatible for p in pairs) else UNKNOWN if unknown else YES
+    undecided = [p for p in pairs if p.state is Compatibility.UNDECIDED]
+    for pair in undecided:
+        unknown.append((pair.consumer if pair.producer == project.name else pair.producer,
+                        f"{pair.message.label}: could not decide within the limits"))
+    answer = NO if any(p.state is Compatibility.BREAKING for p in pairs) else UNKNOWN if unknown else YES
     return Deployability(project.name, env, answer, tuple(pairs), tuple(unknown))

@@ -2,7 +2,10 @@
 
 YAML is read with the libyaml loader when it is there (the fleet-wide check
 reads thousands of files) and a duplicate key is an error, not a silent
-overwrite: a service declaring one message twice must be told.
+overwrite: a service declaring one message twice must be told. Aliases are
+shared, not copied, while parsing; a document whose aliases expand past
+``bounds.MAX_NODES`` values ("billion laughs") is refused before anything
+walks it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import json
 from typing import Any
 
 from metarepo.errors import ManifestError
+
+from metarepo.contracts.bounds import MAX_NODES, expanded_size
 
 _LOADER = None
 
@@ -26,6 +31,13 @@ def _loader() -> type:
         scalar, error = yaml.ScalarNode, yaml.constructor.ConstructorError
 
         class StrictLoader(base):  # type: ignore[misc, valid-type]
+            aliased = False  # set when a node is used a second time: an alias
+
+            def construct_object(self, node: Any, deep: bool = False) -> Any:
+                if node in self.constructed_objects:
+                    self.aliased = True
+                return super().construct_object(node, deep)
+
             def flatten_mapping(self, node: Any) -> None:
                 # Remember how many pairs the mapping wrote itself: flattening puts the merged ones first.
                 own = self.__dict__.setdefault("own_pairs", {})
@@ -100,8 +112,12 @@ def parse_document(text: str, filename: str) -> Any:
             raise ManifestError("nested too deeply to read", file=filename) from None
     import yaml
 
+    loader = _loader()(text)
     try:
-        return yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -112,3 +128,7 @@ def parse_document(text: str, filename: str) -> Any:
         raise ManifestError(f"invalid YAML: {exc}", file=filename) from None
     except RecursionError:
         raise ManifestError("nested too deeply to read", file=filename) from None
+    if loader.aliased and expanded_size(data) > MAX_NODES:
+        raise ManifestError(f"its YAML aliases expand to more than {MAX_NODES:,} values; refused",
+                            file=filename)
+    return data

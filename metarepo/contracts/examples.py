@@ -6,16 +6,19 @@ shows, nudged towards the reader's limits (one past its maxLength, a
 value it does not list, a property left out). Each candidate is validated
 with ``jsonschema`` against both full schemas; only one that the writer
 accepts and the reader rejects is ever shown. If none is found, there is no
-example: nothing is made up.
+example: nothing is made up. Candidates stay small (``bounds``): repeats are
+capped and a candidate longer than ``MAX_EXAMPLE_CHARS`` as JSON is skipped;
+when a pattern runs out of time the search stops with no example.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Iterable, Iterator
 
+from metarepo.contracts.bounds import MAX_EXAMPLE_CHARS, MAX_REPEAT, Undecidable, search
 from metarepo.contracts.model import NO_EXAMPLE, Change
 from metarepo.contracts.refs import deref
+from metarepo.contracts.validation import canonical, checker, enum_keys
 from metarepo.contracts.patterns import pattern_guesses as _pattern_guesses
 from metarepo.contracts.shapes import TYPES, flatten_all_of, merge, types_of
 
@@ -30,19 +33,7 @@ _FORMATS = {"date-time": "2024-01-01T00:00:00Z", "date": "2024-01-01", "time": "
 
 
 def validator(root: Any) -> Callable[[Any], bool]:
-    from jsonschema import Draft202012Validator, validators
-
-    cls = validators.validator_for(root, default=Draft202012Validator) if isinstance(root, dict) else \
-        Draft202012Validator
-    checker = cls(root)
-
-    def is_valid(value: Any) -> bool:
-        try:
-            return checker.is_valid(value)
-        except Exception:  # noqa: BLE001 - a pattern Python cannot compile, a runaway ref
-            return False
-
-    return is_valid
+    return checker(root)
 
 
 def find_example(writer_root: Any, reader_root: Any, changes: Iterable[Change]) -> Any:
@@ -61,19 +52,22 @@ def find_example(writer_root: Any, reader_root: Any, changes: Iterable[Change]) 
 
     import json
 
-    for candidate in candidates():
-        try:
-            key = json.dumps(candidate, sort_keys=True, default=str)
-        except (TypeError, ValueError):
-            continue
-        if key in seen:
-            continue
-        seen.add(key)
-        tried += 1
-        if tried > _BUDGET:
-            break
-        if writer_ok(candidate) and not reader_ok(candidate):
-            return candidate
+    try:
+        for candidate in candidates():
+            try:
+                key = json.dumps(candidate, sort_keys=True, default=str)
+            except (TypeError, ValueError, RecursionError):
+                continue
+            if key in seen or len(key) > MAX_EXAMPLE_CHARS:
+                continue
+            seen.add(key)
+            tried += 1
+            if tried > _BUDGET:
+                break
+            if writer_ok(candidate) and not reader_ok(candidate):
+                return candidate
+    except Undecidable:  # a pattern ran out of time: no example, rather than a wait
+        pass
     return NO_EXAMPLE
 
 
@@ -119,7 +113,12 @@ class _Generator:
         if "const" in node:
             return [node["const"]]
         if isinstance(node.get("enum"), list):
-            return list(node["enum"])
+            listed = node["enum"]
+            if isinstance(hint, dict) and isinstance(hint.get("enum"), list):  # what the reader does not list first
+                theirs = enum_keys(hint["enum"])
+                missing = [v for v in listed if canonical(v) not in theirs]
+                return missing[:_PER_NODE] + list(listed)
+            return list(listed)
         if isinstance(node.get("examples"), list):
             out += node["examples"][:3]
         if "default" in node:
@@ -226,6 +225,18 @@ class _Generator:
                 first[name] = options[0]
         minimal = {n: first[n] for n in required if n in first}
         out = [minimal, dict(first)]
+        # As many properties as one side allows and the other does not (maxProperties, minProperties).
+        sizes = [_int(hint.get("maxProperties"), -2) + 1, _int(hint.get("minProperties"), 0) - 1,
+                 _int(node.get("minProperties"), -1), _int(node.get("maxProperties"), -1)]
+        extra = node.get("additionalProperties", True)
+        filler = next(iter(self.first(extra, depth + 1)), 0) if self.node(extra) is not False else None
+        for size in sorted({n for n in sizes if 0 <= n <= MAX_REPEAT}):
+            sized = dict(list(first.items())[:max(size, len(minimal))]) if size <= len(first) else dict(first)
+            for i in range(size * 2):
+                if len(sized) >= size or filler is None:
+                    break
+                sized.setdefault(f"extra{i}", filler)
+            out.append(sized)
         if depth <= 2:
             for name in props:
                 for option in self.values(props[name], None, depth + 1)[1:4]:
@@ -290,7 +301,7 @@ class _Generator:
         for value in list(self.embed(schema_at(index), rest, hint))[:_PER_NODE * 2]:
             yield head + [value]
             low = _int(node.get("minItems"), 0)
-            if low > index + 1:
+            if index + 1 < low <= MAX_REPEAT:
                 yield head + [value] * (low - index)
 
     def _cover(self, node: Any, name: str) -> Any:
@@ -298,9 +309,9 @@ class _Generator:
             return True
         for pattern, schema in (node.get("patternProperties") or {}).items():
             try:
-                if re.search(pattern, name):
+                if search(pattern, name):
                     return schema
-            except re.error:
+            except ValueError:
                 continue
         return node.get("additionalProperties", True)
 

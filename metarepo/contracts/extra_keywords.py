@@ -15,9 +15,10 @@ keywords exist (``prefixItems`` means nothing to a draft-07 validator).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from metarepo.contracts.bounds import search
+from metarepo.contracts.comparing import Comparing
 from metarepo.contracts.refs import deref
 from metarepo.contracts.shapes import json_equal, merge, pointer, trivial
 
@@ -62,7 +63,7 @@ def _dependencies(node: dict, keys: frozenset[str]) -> tuple[dict[str, list], di
     return arrays, schemas, "dependencies", "dependencies"
 
 
-class ExtraKeywords:
+class ExtraKeywords(Comparing):
     # -- unevaluated*: "the rest" when nothing else evaluates in place ------
 
     def reader_rest(self, r: dict) -> dict:
@@ -145,9 +146,9 @@ class ExtraKeywords:
             return deref(props[name], self.wroot) is not False
         for pattern, schema in (w.get("patternProperties") or {}).items():
             try:
-                if re.search(pattern, name):
+                if search(pattern, name):
                     return deref(schema, self.wroot) is not False
-            except (re.error, TypeError):
+            except (ValueError, TypeError):
                 return True
         return deref(w.get("additionalProperties", True), self.wroot) is not False
 

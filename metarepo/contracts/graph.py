@@ -8,12 +8,13 @@ form is one self-contained file with an inline SVG (no scripts, no fetches).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from html import escape
 from typing import Any, Iterable, Mapping
 
 from metarepo.errors import NotFoundError
 
-from metarepo.contracts.model import Contract, Pair
+from metarepo.contracts.model import CONSUMER, PRODUCER, Bindings, Contract, Message, Pair, Role
 
 FORMATS = ("text", "json", "dot", "mermaid", "html")
 
@@ -22,24 +23,69 @@ def service_node(name: str) -> str:
     return f"service:{name}"
 
 
-def message_node(name: str) -> str:
-    return f"message:{name}"
+def message_node(message: Message) -> str:
+    return f"message:{message.label}"
+
+
+@dataclass(frozen=True)
+class Party:
+    """One service at one end of a message: its operation, the AsyncAPI bindings there, its own name for the
+    message (a consumer may call it otherwise, ``matching``), and whether it is an operation's reply."""
+
+    service: str
+    operation: str
+    message: Message
+    bindings: Bindings
+    reply: bool = False
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One message (channel and message id), who sends it and who reads it."""
+
+    message: Message
+    producers: tuple[Party, ...]
+    consumers: tuple[Party, ...]
 
 
 def build_graph(contracts: Mapping[str, Contract], pairs: Iterable[Pair] = ()) -> Any:
-    """A ``networkx.DiGraph``; edges of a breaking pair carry ``breaking=True``."""
+    """A ``networkx.DiGraph``: service nodes (``kind="service"``, ``label``), message nodes (``kind="message"``,
+    ``label``, ``message``: a ``Message``); an edge from a producer to each message it sends and from each
+    message to each consumer that reads it (``role`` publishes/consumes, ``party``: a ``Party``,
+    ``breaking``: part of a pair that is not compatible)."""
     import networkx as nx
 
+    from metarepo.contracts.matching import fleet_links
+
     graph = nx.DiGraph()
+    ends = {(c.service, e.role, e.message): e for c in contracts.values() for e in c.endpoints}
+
+    def party(service: str, role: Role, message: Message) -> Party:
+        end = ends[(service, role, message)]
+        return Party(service, end.operation, message, end.bindings, end.reply)
+
+    def add_message(message: Message) -> str:
+        node = message_node(message)
+        if node not in graph:
+            graph.add_node(node, kind="message", label=message.label, message=message)
+        return node
+
     for service in contracts:
         graph.add_node(service_node(service), kind="service", label=service)
-    for service, contract in contracts.items():
+    read: set[tuple[str, Message]] = set()
+    for contract in contracts.values():
         for message in contract.publishes:
-            graph.add_node(message_node(message), kind="message", label=message)
-            graph.add_edge(service_node(service), message_node(message), role="publishes", breaking=False)
+            graph.add_edge(service_node(contract.service), add_message(message), role="publishes", breaking=False,
+                           party=party(contract.service, PRODUCER, message))
+    for link in fleet_links(contracts):
+        read.add((link.consumer, link.read))
+        graph.add_edge(message_node(link.sent), service_node(link.consumer), role="consumes", breaking=False,
+                       party=party(link.consumer, CONSUMER, link.read))
+    for contract in contracts.values():
         for message in contract.consumes:
-            graph.add_node(message_node(message), kind="message", label=message)
-            graph.add_edge(message_node(message), service_node(service), role="consumes", breaking=False)
+            if (contract.service, message) not in read:  # nobody sends it
+                graph.add_edge(add_message(message), service_node(contract.service), role="consumes",
+                               breaking=False, party=party(contract.service, CONSUMER, message))
     for pair in pairs:
         if not pair.compatible:
             for edge in ((service_node(pair.producer), message_node(pair.message)),
@@ -47,6 +93,16 @@ def build_graph(contracts: Mapping[str, Contract], pairs: Iterable[Pair] = ()) -
                 if graph.has_edge(*edge):
                     graph.edges[edge]["breaking"] = True
     return graph
+
+
+def flows(graph: Any) -> list[Flow]:
+    """Every message of the graph with its producers and consumers, sorted by channel and message id."""
+    out = []
+    for node in _messages(graph):
+        producers = tuple(graph.edges[p, node]["party"] for p in graph.predecessors(node))
+        consumers = tuple(graph.edges[node, c]["party"] for c in graph.successors(node))
+        out.append(Flow(graph.nodes[node]["message"], producers, consumers))
+    return sorted(out, key=lambda flow: flow.message)
 
 
 def affected_by(graph: Any, service: str) -> list[str]:
@@ -77,7 +133,8 @@ def _services(graph: Any) -> list[str]:
 
 
 def _messages(graph: Any) -> list[str]:
-    return sorted(n for n, kind in graph.nodes(data="kind") if kind == "message")
+    return sorted((n for n, kind in graph.nodes(data="kind") if kind == "message"),
+                  key=lambda n: graph.nodes[n]["message"])
 
 
 def to_text(graph: Any) -> str:
@@ -95,11 +152,18 @@ def to_text(graph: Any) -> str:
 
 
 def to_json(graph: Any) -> dict:
+    def party(p: Party) -> dict:
+        return {"service": p.service, "operation": p.operation, "message": p.message.name, "reply": p.reply,
+                "bindings": p.bindings.as_json()}
+
     return {
         "services": [graph.nodes[s]["label"] for s in _services(graph)],
         "messages": [graph.nodes[m]["label"] for m in _messages(graph)],
         "edges": [{"from": graph.nodes[a]["label"], "to": graph.nodes[b]["label"], "role": data["role"],
                    "breaking": data["breaking"]} for a, b, data in graph.edges(data=True)],
+        "flows": [{"channel": f.message.channel, "message": f.message.name,
+                   "producers": [party(p) for p in f.producers], "consumers": [party(c) for c in f.consumers]}
+                  for f in flows(graph)],
     }
 
 
@@ -195,6 +259,6 @@ def _breaking_list(pairs: Iterable[Pair]) -> str:
         example = (f"<p>A message {escape(pair.producer)} may send and {escape(pair.consumer)} rejects:</p>"
                    f"<pre>{escape(json.dumps(pair.verdict.example, indent=2, default=str))}</pre>"
                    if pair.verdict.has_example else "")
-        items.append(f"<li><b>{escape(pair.message)}</b>: {escape(pair.producer)} &rarr; "
+        items.append(f"<li><b>{escape(pair.message.label)}</b>: {escape(pair.producer)} &rarr; "
                      f"{escape(pair.consumer)}<ul>{changes}</ul>{example}</li>")
     return f"<h2>Breaking pairs</h2><ul>{''.join(items)}</ul>" if items else ""

@@ -64,7 +64,7 @@ def _nodes(node: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
             below += [(f"{path}/{key}/{k}", v) for k, v in value.items() if isinstance(v, dict)]
         elif key == "required" and isinstance(value, list) and all(isinstance(v, str) for v in value) \
                 and len(set(value)) == len(value):
-            shallow[key] = []  # a list of unique strings: its content cannot be wrong
+            shallow[key] = ["_"] if value else []  # unique strings: only being empty can be wrong (draft-04)
         elif key in ("title", "description", "$comment") and isinstance(value, str):
             shallow[key] = ""
         else:

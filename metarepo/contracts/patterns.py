@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from metarepo.contracts.bounds import MAX_REPEAT
+
 def pattern_guesses(pattern: str) -> list[str]:
     """A few strings that may match a regular expression (each one is validated later, never trusted)."""
     guesses = [_sample_regex(pattern, 1), _sample_regex(pattern, 2), _sample_regex(pattern, 0)]
@@ -105,7 +107,7 @@ def _quantify(pattern: str, i: int, out: list[str], piece: str, start: int, repe
         i += 1  # lazy or possessive
     if count is not None:
         del out[start:]
-        out.append(piece * count)
+        out.append(piece * min(count, MAX_REPEAT))  # a{1000000000} is a guess that stays small
     return i
 
 

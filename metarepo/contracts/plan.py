@@ -12,7 +12,8 @@ from __future__ import annotations
 from metarepo.errors import WorkFailed
 from metarepo.manifest import Manifest
 
-from metarepo.contracts.model import STRICT, Contract, Pair
+from metarepo.contracts.matching import Link
+from metarepo.contracts.model import STRICT, Compatibility, Contract, Pair
 
 
 class NoSafeOrder(WorkFailed):
@@ -58,27 +59,27 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
 
     # A pair already broken in ENV is the status quo, not this plan's doing: it does not block.
     live_now = {**others, **old}
-    status_quo = {(m, p, c) for name, contract in live_now.items()
-                  for m, p, w, c, r in counterparts(contract, {k: v for k, v in live_now.items() if k != name})
-                  if not compare_schemas(w, r, policy).compatible}
+    status_quo = {_key(link) for name, contract in live_now.items()
+                  for link in counterparts(contract, {k: v for k, v in live_now.items() if k != name})
+                  if not compare_schemas(link.writer, link.reader, policy).compatible}
     labels = {name: "new" for name in names}
 
     def breaking(name: str, live: dict[str, Contract]) -> list[Pair]:
         found = []
-        for message, producer, writer, consumer, reader in counterparts(new[name], live):
-            if (message, producer, consumer) in status_quo:
+        for link in counterparts(new[name], live):
+            if _key(link) in status_quo:
                 continue
-            verdict = compare_schemas(writer, reader, policy)
-            if not verdict.compatible:
-                found.append(Pair(message, producer, consumer, verdict, labels.get(producer, "deployed"),
-                                  labels.get(consumer, "deployed")))
+            verdict = compare_schemas(link.writer, link.reader, policy)
+            if not verdict.compatible:  # breaking, or undecided: neither is safe
+                found.append(link.pair(verdict, labels.get(link.producer, "deployed"),
+                                       labels.get(link.consumer, "deployed")))
         return found
 
     # During its own rollout each changed service's old and new instances run side by side.
     for name in names:
         if name in old:
             rolling = [pair for pair in side_by_side(new[name], old[name], policy, "new", "deployed")
-                       if not pair.compatible and (pair.message, pair.producer, pair.consumer) not in status_quo]
+                       if not pair.compatible and _pair_key(pair) not in status_quo]
             if rolling:
                 raise _blocked(rolling[0], env, final=False, side_by_side=True)
 
@@ -108,10 +109,20 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
     return done
 
 
+def _key(link: Link) -> tuple:
+    return link.sent, link.producer, link.read, link.consumer
+
+
+def _pair_key(pair: Pair) -> tuple:
+    return pair.message, pair.producer, pair.reader_message, pair.consumer
+
+
 def _blocked(pair: Pair, env: str, *, final: bool, side_by_side: bool = False) -> NoSafeOrder:
     change = next((c for c in pair.verdict.changes if c.breaking), None)
     what = f"{change.path}: {change.message}" if change else "incompatible"
-    where = (f"{pair.message}: {pair.producer} ({pair.producer_version}) -> "
+    if pair.state is Compatibility.UNDECIDED:
+        what = f"could not decide within the limits: {what}"
+    where = (f"{pair.message.label}: {pair.producer} ({pair.producer_version}) -> "
              f"{pair.consumer} ({pair.consumer_version})")
     if side_by_side:
         where += ", while its old and new instances run side by side during its rollout"

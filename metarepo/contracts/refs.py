@@ -3,7 +3,8 @@
 Every ``$ref`` (``#/...``, ``#/components/schemas/...``, ``other.json``,
 ``other.yaml#/definitions/x``, an anchor ``#name`` declared by ``$anchor``
 or draft-07's ``$id: "#name"``, and the absolute ``$id`` of a schema
-embedded in the same document) is replaced by what it points to. A reference
+embedded in the same document) is replaced by what it points to (an AsyncAPI 3 Multi Format Schema Object by
+its ``schema``). A reference
 back into a schema that is still being resolved (a recursive schema) becomes
 ``{"$ref": "#/$defs/__refN"}`` with the target stored once under ``$defs``,
 so resolution never loops and the result is still a valid schema that
@@ -30,8 +31,12 @@ _NAME_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas", "
 _ROOT_ONLY = frozenset({"$defs", "definitions", "$schema", "$id", "title", "description", "$comment"})
 
 
-def _unescape(part: str) -> str:
+def unescape_pointer(part: str) -> str:
+    """One JSON pointer segment (as found in a ``$ref``) to the name it stands for."""
     return unquote(part).replace("~1", "/").replace("~0", "~")
+
+
+_unescape = unescape_pointer
 
 
 class Bundler:
@@ -47,6 +52,7 @@ class Bundler:
         self.stack: list[tuple[str, str]] = []
         self.ids: dict[str, dict[str, str]] = {}  # file -> {"#anchor" or absolute $id -> JSON pointer}
         self.ref_siblings = True  # whether keywords beside a $ref count (not up to draft-07)
+        self.shared = False  # whether a resolved $ref was inlined in more than one place
 
     def bundle(self, node: Any, file: str, pointer: str, draft: str | None = None) -> Any:
         """``node`` (found at ``pointer`` in ``file``) with every reference resolved.
@@ -102,8 +108,15 @@ class Bundler:
             name = self.names.setdefault(ident, f"__ref{len(self.names) + 1}")
             return {"$ref": f"#/$defs/{name}"}
         if ident in self.done:
+            self.shared = True  # the same object now stands in two places: its expanded size may grow fast
             return self.done[ident]
         target, found = self._lookup(ident, ref, file)
+        if isinstance(target, dict) and "schemaFormat" in target and "schema" in target:
+            # AsyncAPI 3's Multi Format Schema Object (springwolf keeps every schema in one): its schema.
+            if "avro" in str(target["schemaFormat"]).lower():
+                raise ManifestError(f"$ref {ref!r} points to an Avro schema from inside a JSON Schema",
+                                    file=self.label(file))
+            target, found = target["schema"], (found[0], f"{found[1]}/schema")
         self.stack.append(ident)
         result = self._walk(target, found[0])
         self.stack.pop()

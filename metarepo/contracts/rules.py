@@ -26,12 +26,13 @@ from metarepo.contracts.refs import deref
 from metarepo.contracts.shapes import (TYPES, accepts_type, finite_values, flatten_all_of, merge,
                                        pointer, same_schema, trivial, types_of,
                                        types_overlap)
+from metarepo.contracts.validation import checker
 
 _MAX_DEPTH = 64
 
 
 class Comparer(ContentModels, ExtraKeywords):
-    """One writer/reader comparison of two self-contained schemas."""
+    """One writer/reader comparison of two self-contained schemas (the ``comparing.Comparing`` its mixins use)."""
 
     def __init__(self, writer_root: Any, reader_root: Any, policy: str = "strict") -> None:
         self.wroot, self.rroot = writer_root, reader_root
@@ -41,7 +42,7 @@ class Comparer(ContentModels, ExtraKeywords):
         self.visiting: set[tuple[int, int]] = set()
         self.depth = 0
         self.excluded: dict[tuple, list] = {}  # where -> schemas the writer there never matches (oneOf siblings)
-        self._validators: dict[str, Any] = {}
+        self._validators: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
 
     def run(self) -> list[Change]:
         self.compare(self.wroot, self.rroot, "#", ())
@@ -76,19 +77,18 @@ class Comparer(ContentModels, ExtraKeywords):
             self.visiting.discard(key)
 
     def value_ok(self, value: Any, node: Any, root: Any) -> bool:
-        """Does ``node`` (a sub-schema of ``root``) accept ``value``?"""
-        from jsonschema import Draft202012Validator, validators
-
+        """Does ``node`` (a sub-schema of ``root``) accept ``value``? (One validator per node, kept: checking
+        each value of a long enum is linear.)"""
         if not isinstance(node, dict):
             return node is not False
-        schema = {**node, "$defs": root.get("$defs", {})} if isinstance(root, dict) else node
-        if isinstance(root, dict) and "$schema" in root:
-            schema["$schema"] = root["$schema"]
-        try:
-            cls = validators.validator_for(schema, default=Draft202012Validator)
-            return cls(schema).is_valid(value)
-        except Exception:  # noqa: BLE001 - an odd pattern or ref: say "no" and keep comparing
-            return False
+        key = (id(node), id(root))
+        known = self._validators.get(key)
+        if known is None:
+            schema = {**node, "$defs": root.get("$defs", {})} if isinstance(root, dict) else node
+            if isinstance(root, dict) and "$schema" in root:
+                schema["$schema"] = root["$schema"]
+            known = self._validators[key] = (node, root, checker(schema))  # the node kept: its id stays its own
+        return known[2](value)
 
     # -- the rules ---------------------------------------------------------
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from metarepo.contracts.bounds import search
 from metarepo.contracts.refs import deref
+from metarepo.contracts.validation import canonical, enum_keys
 
 TYPES = ("object", "array", "string", "integer", "number", "boolean", "null")
 ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "default", "$schema", "deprecated",
@@ -156,7 +158,8 @@ def merge(a: Any, b: Any) -> Any:
         elif key in _UPPER and isinstance(mine, (int, float)) and isinstance(value, (int, float)):
             out[key] = min(mine, value)
         elif key == "enum" and isinstance(mine, list) and isinstance(value, list):
-            out[key] = [v for v in mine if any(json_equal(v, w) for w in value)]
+            theirs = enum_keys(value)  # a set: linear, however long the enums
+            out[key] = [v for v in mine if canonical(v) in theirs]
         elif key == "allOf" and isinstance(mine, list) and isinstance(value, list):
             out[key] = [*mine, *value]
         elif key == "additionalProperties":
@@ -194,8 +197,6 @@ def _lcm(a: float, b: float) -> float:
 
 def _close_over(a: dict, b: dict) -> dict:
     """``a`` with the names and patterns only ``b`` declares constrained as ``b``'s other properties are."""
-    import re
-
     extra = b.get("additionalProperties", True)
     if extra is True or extra == {}:
         return a
@@ -208,7 +209,7 @@ def _close_over(a: dict, b: dict) -> dict:
             if name in b_props:
                 props[name] = schema
                 continue
-            covering = [s for p, s in b_patterns.items() if _search(re, p, name)]
+            covering = [s for p, s in b_patterns.items() if _search(p, name)]
             props[name] = schema if covering else merge(schema, extra)
         out["properties"] = props
     if isinstance(a.get("patternProperties"), dict):
@@ -217,10 +218,10 @@ def _close_over(a: dict, b: dict) -> dict:
     return out
 
 
-def _search(re: Any, pattern: str, name: str) -> bool:
+def _search(pattern: str, name: str) -> bool:
     try:
-        return re.search(pattern, name) is not None
-    except re.error:
+        return search(pattern, name)
+    except (ValueError, TypeError):
         return False
 
 

@@ -60,3 +60,14 @@ def test_enum_symbol_dropped_shows_the_symbol():
     reader = {"type": "enum", "name": "Colour", "symbols": ["RED", "GREEN"]}
     result = compare_schemas(avro(writer), avro(reader))
     assert not result.compatible and result.example == "BLUE"
+
+
+def test_each_avro_change_is_explained_at_its_own_location():
+    # Two findings whose locations and messages sort in different orders: each must keep its own.
+    writer = {"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}, {"name": "b", "type": "string"}]}
+    reader = {"type": "record", "name": "R", "fields": [{"name": "a", "type": "string"},
+                                                         {"name": "aa", "type": "string"}]}
+    result = compare_schemas(avro(writer), avro(reader))
+    found = {(c.path, c.kind, c.message) for c in result.changes}
+    assert found == {("#/fields/0/type", "type_mismatch", "reader type: string not compatible with writer type: int"),
+                     ("#/fields/1", "reader_field_missing_default_value", "aa")}

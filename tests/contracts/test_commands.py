@@ -55,14 +55,15 @@ def test_check_shows_the_fleets_one_breaking_pair_with_a_proven_example(meta, wo
     reader = yaml.safe_load((workspace / "services/notifications/contracts.yaml").read_text())
     assert_example(pair["example"], writer, reader["consumes"]["order.created"]["schema"])
     # Avro pairs (billing -> orders, billing -> shipping) are checked and fit.
-    avro = [p for p in doc["pairs"] if p["message"] == "payment.settled"]
+    avro = [p for p in doc["pairs"] if p["channel"] == "payment.settled"]
     assert len(avro) == 2 and all(p["compatible"] for p in avro)
 
 
 def test_check_selection_and_unpublished_messages(meta, workspace):
     status, doc = check_json(meta, workspace, "--include-only", "notifications,gateway")
     assert status == 1 and doc["pairs"] == []
-    assert {"message": "order.created", "consumer": "services/notifications"} in doc["unpublished"]
+    assert {"channel": "order.created", "message": "order.created", "consumer": "services/notifications"} \
+        in doc["unpublished"]
     status, doc = check_json(meta, workspace, "--exclude", "notifications")
     assert status == 0 and doc["ok"] is True
 
@@ -82,7 +83,8 @@ def test_check_against_a_ref_checks_every_rollout_combination(meta, workspace):
     bad = next(p for p in billing if not p["compatible"])
     assert "total" not in bad["example"]
     proc = meta("contracts", "check", "--against", "no-such-ref", cwd=workspace)
-    assert proc.returncode == 2 and "no commit 'no-such-ref'" in proc.stderr
+    # The ref is what is wrong, not the one repository that happened to be asked first.
+    assert proc.returncode == 2 and "no repository has a commit 'no-such-ref'" in proc.stderr
 
 
 def test_check_against_a_ref_that_only_some_repos_have_checks_the_others_as_new(meta, workspace):
@@ -218,7 +220,7 @@ def test_plan_names_the_blocking_pair_and_how_to_split_the_change(meta, workspac
         deploy_order(load_manifest(workspace), ["orders", "billing"], "staging")
     except NoSafeOrder as exc:
         assert isinstance(exc, MetaError) and exc.exit_code == 1
-        assert exc.pair.message == "order.created" and exc.pair.consumer == "services/billing"
+        assert exc.pair.message.channel == "order.created" and exc.pair.consumer == "services/billing"
     else:
         raise AssertionError("no error")
 
@@ -362,7 +364,8 @@ def test_check_policy_and_unconsumed_notes(meta, workspace):
     status, doc, pair = gateway_pair("--policy", "lenient")
     assert status == 0 and pair["compatible"] and doc["ok"] is True
     # Published and consumed by nobody: a note, not a failure.
-    assert doc["unconsumed"] == [{"message": "gateway.audit", "producer": "services/gateway"}]
+    assert doc["unconsumed"] == [{"channel": "gateway.audit", "message": "gateway.audit",
+                                  "producer": "services/gateway"}]
     proc = meta("contracts", "check", "--exclude", "notifications", "--policy", "lenient", cwd=workspace)
     assert proc.returncode == 0
     assert "note: services/gateway publishes 'gateway.audit', which nobody consumes" in proc.stderr
@@ -392,3 +395,15 @@ def test_the_manifest_names_a_projects_contract_file(meta, workspace):
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, (bad, proc.stderr)
         assert proc.stderr.startswith("meta: .meta: metarepo.projects.services/gateway.contracts: ") and \
             said in proc.stderr, (bad, proc.stderr)
+
+
+def test_graph_to_a_path_it_cannot_write_is_one_line_and_writes_nothing(meta, workspace):
+    proc = meta("graph", "--format", "dot", "-o", "/proc/contracts-graph.dot", cwd=workspace)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "cannot write it" in proc.stderr and "Traceback" not in proc.stderr
+    assert not Path("/proc/contracts-graph.dot").exists()
+
+
+def test_compare_help_says_which_draft_a_schema_without_dollar_schema_is_read_in(meta):
+    proc = meta("contracts", "compare", "--help")
+    assert proc.returncode == 0 and "2020-12" in proc.stdout.replace("\n", " ")

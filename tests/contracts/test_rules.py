@@ -282,7 +282,7 @@ def test_no_example_is_made_up_when_none_can_be_built():
     writer = {"type": "string", "pattern": "^(?=.*[A-Z])(?=.*[0-9]).{12}$"}
     result = verdict(writer, {"type": "string", "maxLength": 11})
     assert not result.compatible
-    assert result.as_json()["example"] is None or isinstance(result.example, str)
+    assert not result.as_json()["has_example"] or isinstance(result.example, str)
 
 
 def test_identical_pairs_are_compared_once():
@@ -336,4 +336,36 @@ def test_a_conservative_verdict_with_no_possible_example_shows_none():
     message can prove it, so none is shown; a made-up one would be a string both schemas accept."""
     result = verdict({"type": "string", "pattern": "^a"}, {"type": "string", "pattern": "^a.*"})
     assert not result.compatible and kinds(result) == {"pattern_changed"}
-    assert not result.has_example and result.as_json()["example"] is None
+    assert not result.has_example and not result.as_json()["has_example"] and "example" not in result.as_json()
+
+
+def test_json_tells_no_example_from_the_example_null():
+    nullable = verdict({"type": ["string", "null"]}, {"type": "string"})
+    assert nullable.has_example and nullable.example is None
+    shown = nullable.as_json()
+    assert shown["has_example"] is True and "example" in shown and shown["example"] is None
+    none = verdict({"type": "string", "pattern": "^a$"}, {"type": "string", "pattern": "^b$"})
+    if not none.has_example:
+        assert none.as_json()["has_example"] is False and "example" not in none.as_json()
+
+
+@pytest.mark.parametrize("writer,reader", [
+    ({"type": "object", "maxProperties": 5}, {"type": "object", "maxProperties": 2}),
+    ({"type": "object", "minProperties": 1, "maxProperties": 9}, {"type": "object", "minProperties": 4}),
+])
+def test_max_and_min_properties_changes_come_with_an_example(writer, reader):
+    result = verdict(writer, reader)  # which checks that the writer accepts it and the reader rejects it
+    assert not result.compatible and result.has_example and isinstance(result.example, dict)
+
+
+def test_the_comparers_mixins_declare_what_they_use_of_it():
+    from metarepo.contracts.comparing import Comparing
+    from metarepo.contracts.content_models import ContentModels
+    from metarepo.contracts.extra_keywords import ExtraKeywords
+    from metarepo.contracts.rules import Comparer
+
+    assert issubclass(ContentModels, Comparing) and issubclass(ExtraKeywords, Comparing)
+    assert {"add", "compare", "trial", "value_ok", "disjoint", "_limit", "_contains"} <= Comparing.__abstractmethods__
+    assert not Comparer.__abstractmethods__
+    with pytest.raises(TypeError):
+        ContentModels()  # a mixin alone is not a comparer
