@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from metarepo.ci import PROVIDERS
-from metarepo.ci.escape import IDENTIFIER
 from metarepo.errors import ManifestError
-from metarepo.images.references import is_domain, repository  # one naming of images for builds and pipelines
+from metarepo.image_reference import is_domain, repository  # one naming of images for builds and pipelines
 from metarepo.manifest import Manifest, Project
+from metarepo.templating.escape import IDENTIFIER
 
 _BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![./])$")
 _IMAGE_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"

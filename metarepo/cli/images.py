@@ -214,7 +214,7 @@ def _target(plan, manifest, reporter, dry_run: bool):
 
 
 def _show_plan(plan, target, as_json: bool) -> int:
-    from metarepo.images.references import short_reference
+    from metarepo.image_reference import short_reference
 
     previews = []
     for release in plan.releases:

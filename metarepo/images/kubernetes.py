@@ -145,12 +145,12 @@ class KubernetesTarget:
         self.in_flight: Applied | None = None  # applied, not yet seen to finish: what Ctrl-C must put back
 
     def manifests(self, release: Release) -> tuple[Any, ...]:
-        from metarepo.ci.kubernetes import render_kubernetes
+        from metarepo.images.kubernetes_manifests import render_kubernetes
 
         return render_kubernetes(self.meta_root, release, self.settings)
 
     def preview(self, release: Release) -> Preview:
-        from metarepo.ci.kubernetes import manifest_stream
+        from metarepo.images.kubernetes_manifests import manifest_stream
 
         manifests = self.manifests(release)
         detail = manifest_stream(manifests)
@@ -187,7 +187,7 @@ class KubernetesTarget:
         return Live(by_kind.get("Deployment"), by_kind.get("Service"))
 
     def deploy(self, release: Release) -> Applied:
-        from metarepo.ci.kubernetes import manifest_stream
+        from metarepo.images.kubernetes_manifests import manifest_stream
 
         started = time.monotonic()
         manifests = self.manifests(release)  # an invalid manifest stops here, before kubectl is asked

@@ -72,7 +72,7 @@ class RolloutResult:
 def plan_rollout(manifest: Manifest, env: str, projects: Sequence[Project], *, registry: str | None = None,
                  jobs: int = 4) -> RolloutPlan:
     """What ``meta rollout ENV`` would deploy, and in which order; reads git, asks no engine."""
-    from metarepo.images.build import image_repository
+    from metarepo.image_reference import image_repository
     from metarepo.images.dockerfile import DockerfileError, parse_dockerfile
     from metarepo.images.revision import read_revision
 
@@ -273,7 +273,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _shown(release: Release) -> str:
-    from metarepo.images.references import short_reference
+    from metarepo.image_reference import short_reference
 
     return short_reference(release.image) + (f" ({release.version})" if release.version else "")
 

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from metarepo.report import NULL, Reporter
 
-from metarepo.images.references import short_reference
+from metarepo.image_reference import short_reference
 from metarepo.images.release import Applied, Healthcheck, Preview, Release, RolloutFailed
 from metarepo.images.watch import ServiceWatch
 

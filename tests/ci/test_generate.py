@@ -10,7 +10,8 @@ import pytest
 from conftest import git
 from metarepo.ci import PROVIDERS
 from metarepo.ci.jenkins import check_jenkinsfile
-from metarepo.ci.validate import check_yaml, parse_yaml, schema_validator
+from metarepo.ci.validate import check_yaml, schema_validator
+from metarepo.templating.readback import parse_yaml
 
 from .conftest import FILES, SERVICES, edit_manifest
 

@@ -21,10 +21,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from metarepo.ci.kubernetes import KUBERNETES_VERSION, manifest_stream, render_kubernetes, schema_validator
+from metarepo.images.kubernetes_manifests import KUBERNETES_VERSION, manifest_stream, render_kubernetes, schema_validator
 from metarepo.errors import EngineUnavailable, ManifestError
 from metarepo.images.kubernetes import LAST_APPLIED, KubernetesTarget
 from metarepo.images.release import Applied, Healthcheck, Release, RolloutFailed, environment_settings
+from metarepo.templating.environment import Origin
 
 from tests.conftest import git
 
@@ -84,8 +85,8 @@ def override(root: Path, name: str, text: str) -> None:
 def test_the_example_fleets_orders_service_renders_the_golden_manifests(meta_root: Path) -> None:
     settings = fleet_settings()
     manifests = render_kubernetes(meta_root, release(settings), settings)
-    assert [(m.kind, m.name, m.origin) for m in manifests] == [("Service", "orders", "built-in"),
-                                                              ("Deployment", "orders", "built-in")]
+    assert [(m.kind, m.name, m.origin) for m in manifests] == [("Service", "orders", Origin.BUILTIN),
+                                                              ("Deployment", "orders", Origin.BUILTIN)]
     for manifest in manifests:
         golden = GOLDEN / f"orders-{manifest.kind.lower()}.yaml"
         if os.environ.get("META_UPDATE_GOLDEN"):
@@ -206,7 +207,7 @@ def test_an_override_replaces_one_block_and_keeps_the_rest(meta_root: Path) -> N
 {% endblock %}
 """)
     service, deployment = render_kubernetes(meta_root, release(settings), settings)
-    assert (service.origin, deployment.origin) == ("built-in", "meta repo")
+    assert (service.origin, deployment.origin) == (Origin.BUILTIN, Origin.META_REPO)
     assert "ci-templates/kubernetes/deployment.yaml.j2 (meta repo)" in deployment.text.splitlines()[0]
     container = yaml.safe_load(deployment.text)["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"] == {"limits": {"memory": "256Mi"}}
@@ -230,6 +231,39 @@ def test_an_invalid_override_fails_naming_the_template_and_line(meta_root: Path)
     assert ("Kubernetes 1.30 schema (strict): at spec.template.spec.containers.0.resourcez: Additional "
             "properties are not allowed ('resourcez' was unexpected) [resourcez:]") in message
     assert "\n" not in message
+
+
+ESCAPE = """{{% extends "builtin/kubernetes/deployment.yaml.j2" %}}
+{{% block resources %}}
+          resources: {{{{ lipsum.__globals__["os"].system({command!r}) }}}}
+{{% endblock %}}
+"""
+
+
+def test_an_override_escaping_the_sandbox_is_refused_naming_it(meta_root: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    settings = fleet_settings()
+    override(meta_root, "deployment.yaml.j2", ESCAPE.format(command=f"touch {marker}"))
+    with pytest.raises(ManifestError) as caught:
+        render_kubernetes(meta_root, release(settings), settings)
+    assert str(caught.value) == (
+        f"{meta_root}/ci-templates/kubernetes/deployment.yaml.j2:3: refused while rendering for services/orders: "
+        "access to attribute '__globals__' of a function value is unsafe (templates render in a sandbox: values, "
+        "filters and tests only, no Python internals)")
+    assert not marker.exists()
+
+
+def test_meta_rollout_dry_run_with_an_escaping_override_is_one_line(workspace: Path, meta, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    override(workspace, "deployment.yaml.j2", ESCAPE.format(command=f"touch {marker}"))
+    proc = meta("rollout", "production", "--include-only", "orders", "--dry-run", cwd=workspace,
+                env={"DOCKER_HOST": "unix:///nonexistent/metarepo-test.sock", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"meta: {workspace}/ci-templates/kubernetes/deployment.yaml.j2:3: refused while rendering for "
+        "services/orders: access to attribute '__globals__' of a function value is unsafe (templates render in a "
+        "sandbox: values, filters and tests only, no Python internals)"]
+    assert proc.stdout == "" and not marker.exists() and not (workspace / "environments").exists()
 
 
 def test_broken_yaml_and_bad_labels_from_an_override_are_refused(meta_root: Path) -> None:

@@ -9,30 +9,12 @@ import pytest
 
 from metarepo.errors import ManifestError
 from metarepo.images.build import plan_builds
-from metarepo.images.references import (check_repository, normalize_repository, repository, short_reference,
-                                        split_reference)
 from metarepo.images.release import environment_settings
 from metarepo.manifest import load_manifest
 from tests.conftest import git
 from tests.images.conftest import make_layered_fleet
 
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/metarepo-test.sock"}
-
-
-def test_image_references_follow_dockers_grammar():
-    for good in ("orders", "acme/orders", "127.0.0.1:5000/demo/orders", "registry.acme.io/a/b-c/d__e.f",
-                 "localhost/x"):
-        assert check_repository(good, "k") == good
-    for bad in ("Orders", "acme//orders", "-x", "a/-x", "x:tag", "a b", "", "a" * 256, "acme/orders/"):
-        with pytest.raises(ManifestError, match="k: .*not a valid image name"):
-            check_repository(bad, "k")
-    assert repository("127.0.0.1:5000/demo", "orders") == "127.0.0.1:5000/demo/orders"
-    assert repository("127.0.0.1:5000/demo/", "ghcr.io/acme/orders") == "ghcr.io/acme/orders"
-    assert repository(None, "orders") == "orders"
-    assert split_reference("127.0.0.1:5000/demo/orders") == ("127.0.0.1:5000/demo/orders", None, None)
-    assert split_reference("127.0.0.1:5000/o:v1@sha256:ab") == ("127.0.0.1:5000/o", "v1", "sha256:ab")
-    assert normalize_repository("busybox") == normalize_repository("docker.io/library/busybox")
-    assert short_reference("r:1/demo/orders:61782f1f44650ec72c17@sha256:86") == "orders:61782f1f4465"
 
 
 @pytest.mark.parametrize("raw,key", [
