@@ -90,6 +90,10 @@ def test_a_dollar_that_jenkins_would_expand_is_refused_for_jenkins_only(where: s
     ("acme/orders", None, "acme/orders", ""),  # Docker Hub: `docker login` with no server
     ("orders", None, "orders", ""),
     ("localhost/orders", None, "localhost/orders", "localhost"),
+    ("registry.example.com:5443/team/x", None, "registry.example.com:5443/team/x", "registry.example.com:5443"),
+    ("registry.example.com:5443/team/x", "r.io/acme", "registry.example.com:5443/team/x", "registry.example.com:5443"),
+    ("orders", "localhost:5000", "localhost:5000/orders", "localhost:5000"),
+    ("library/busybox", None, "library/busybox", ""),
 ])
 def test_the_image_is_named_as_meta_build_names_it_and_login_goes_to_its_registry(
         image: str, registry: str | None, full: str, host: str) -> None:
