@@ -22,11 +22,12 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 
 @click.command()
-@selection_options(tag_flag="--project-tag")
+@selection_options
 @click.option("--since", metavar="REF", help="Only projects changed since REF (and the images built FROM them).")
 @click.option("--push", is_flag=True, help="Push every tag to the registry after building.")
 @_REGISTRY
-@click.option("--tag", "extra_tags", multiple=True, metavar="T", help="Another tag for every image (repeatable).")
+@click.option("--image-tag", "extra_tags", multiple=True, metavar="T",
+              help="Also tag every image T (repeatable); --tag selects projects, as everywhere.")
 @click.option("--no-cache", is_flag=True, help="Build without the engine's layer cache.")
 @click.option("--dry-run", is_flag=True, help="Print what would be built, in which order, as what; build nothing.")
 @_JSON
@@ -36,11 +37,10 @@ def build(ctx: click.Context, since: str | None, push: bool, registry: str | Non
     """Build (and push) the Docker image of every selected project, in parallel.
 
     Images are tagged <registry>/<image>:<git sha> (<sha>-dirty for a work
-    tree with changes), the version when HEAD has a tag, and latest. A
-    Dockerfile FROM another fleet image is built after it; if that fails,
-    it is skipped. Logs are kept in .metarepo/builds/.
+    tree with changes), the version when HEAD has a tag, latest, and each
+    --image-tag. A Dockerfile FROM another fleet image is built after it; if
+    that fails, it is skipped. Logs are kept in .metarepo/builds/.
     """
-    # --tag names an image tag here, as with `docker build`; projects are selected by tag with --project-tag.
     from metarepo.images.build import build_images, plan_builds
     from metarepo.images.engine import connect
 
@@ -66,7 +66,8 @@ def build(ctx: click.Context, since: str | None, push: bool, registry: str | Non
         value = outcome.value
         if outcome.ok:
             digest = f"  {value.digest[:19]}" if value.digest else ""
-            line = f"{style('✓', fg='green')} {outcome.key}  {value.tags[0]}{digest}  ({outcome.seconds:.1f}s)"
+            line = (f"{style('✓', fg='green')} {outcome.key}  {value.repository}  {', '.join(value.tag_names)}"
+                    f"{digest}  ({outcome.seconds:.1f}s)")
             (reporter.echo if reporter else _echo)(line)
         elif outcome.state == "failed":
             lines = [style(f"✗ {outcome.key}: {outcome.reason}", fg="red", err=True)]
@@ -101,9 +102,9 @@ def _show_build_plan(plan, as_json: bool) -> int:
                    "failed": [{"project": k, "reason": v} for k, v in plan.failed.items()],
                    "skipped": _skipped_json(plan.skipped)})
     else:
-        rows = [[s.project, s.references[0].rsplit("/", 1)[-1][:60], ", ".join(plan.needs.get(s.project, ()))]
+        rows = [[s.project, s.repository, ", ".join(s.tags), ", ".join(plan.needs.get(s.project, ()))]
                 for s in plan.specs]
-        _echo(table(["PROJECT", "IMAGE", "AFTER"], rows))
+        _echo(table(["PROJECT", "IMAGE", "TAGS", "AFTER"], rows))
         for name, why in plan.failed.items():
             _echo(style(f"✗ {name}: {why}", fg="red", err=True), err=True)
         for name, why in plan.skipped.items():

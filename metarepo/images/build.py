@@ -70,6 +70,11 @@ class BuiltImage:
     log: str  # the log file
     log_tail: str = field(default="", repr=False)
 
+    @property
+    def tag_names(self) -> tuple[str, ...]:
+        """The tags without the repository: ``(<sha>, "latest")``."""
+        return tuple(reference[len(self.repository) + 1:] for reference in self.tags)
+
     def as_json(self) -> dict[str, Any]:
         return {"project": self.project, "image": self.repository, "tags": list(self.tags), "id": self.id,
                 "digest": self.digest, "pushed": self.pushed, "seconds": round(self.seconds, 3), "log": self.log}
@@ -107,7 +112,7 @@ def plan_builds(manifest: Manifest, projects: Sequence[Project], *, registry: st
     invalid image name, a Dockerfile outside the project) raise
     ``ManifestError`` before anything is built.
     """
-    extra = tuple(check_tag(t, "--tag") for t in extra_tags)
+    extra = tuple(check_tag(t, "--image-tag") for t in extra_tags)
     skipped: dict[str, str] = {}
     found: dict[str, tuple[Project, Path, Path]] = {}
     for project in projects:

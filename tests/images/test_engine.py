@@ -157,7 +157,10 @@ def test_ctrl_c_during_a_rollout_puts_back_what_it_changed(docker_workspace: Pat
     before = services(docker_client)
     commit_change(ws / "services/orders", "README.md", "# orders\n\nthree\n", "orders: three")
     commit_change(ws / "services/billing", "README.md", "# billing\n\nthree\n", "billing: three")
-    assert meta_docker(engine, "build", "--push", *batch, cwd=ws).returncode == 0
+    built = meta_docker(engine, "build", "--push", *batch, cwd=ws)
+    assert built.returncode == 0, built.stderr
+    line = next(line for line in built.stdout.splitlines() if "services/orders" in line)
+    assert f" {engine.registry}/demo/orders  {head(ws / 'services/orders')}, latest  sha256:" in line  # as --json
 
     proc = subprocess.Popen([sys.executable, "-m", "metarepo", "rollout", "staging", *batch, "--json"], cwd=ws,
                             env={**__import__("os").environ, **engine.env}, stdout=subprocess.PIPE,

@@ -98,8 +98,8 @@ def test_bad_build_settings_are_bad_input(workspace: Path, meta):
     (workspace / ".meta").write_text(json.dumps(data))
     proc = meta("build", cwd=workspace, env=NO_ENGINE)
     assert proc.returncode == 2 and "context: '../elsewhere' is outside the project" in proc.stderr
-    proc = meta("build", "--tag", "-bad", cwd=workspace, env=NO_ENGINE)
-    assert proc.returncode == 2
+    proc = meta("build", "--image-tag", "-bad", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 2 and "--image-tag: '-bad' is not a valid image tag" in proc.stderr
 
 
 def test_engine_not_running_is_one_line(workspace: Path, meta):
@@ -167,5 +167,22 @@ def test_build_dry_run_shows_the_order_and_builds_nothing(tmp_path: Path, meta):
     sha = git("rev-parse", "HEAD", cwd=root / "images/api")
     assert doc["images"][1]["tags"] == [f"127.0.0.1:5999/t/api:{sha}", "127.0.0.1:5999/t/api:latest"]
     proc = meta("build", "--dry-run", cwd=root, env=NO_ENGINE)
-    assert "images/api     api:" in proc.stdout and proc.stdout.splitlines()[2].endswith("images/base")
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["PROJECT", "IMAGE", "TAGS", "AFTER"]  # the registry and every tag, as --json has
+    assert lines[2].split() == ["images/api", "127.0.0.1:5999/t/api", f"{sha},", "latest", "images/base"]
     assert not (root / ".metarepo" / "builds").exists()
+
+
+def test_build_tag_selects_projects_as_everywhere_and_image_tag_tags_images(workspace: Path, meta):
+    proc = meta("build", "--dry-run", "--json", "--tag", "edge", "--image-tag", "rc1", "--image-tag", "rc1",
+                cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 0, proc.stderr
+    images = json.loads(proc.stdout)["images"]
+    assert [i["project"] for i in images] == ["services/notifications", "services/gateway"]
+    sha = git("rev-parse", "HEAD", cwd=workspace / "services/gateway")
+    assert images[1]["tags"] == [f"127.0.0.1:5000/demo/gateway:{t}" for t in (sha, "latest", "rc1")]
+    proc = meta("build", "--dry-run", "--tag", "rc1", cwd=workspace, env=NO_ENGINE)  # the old meaning: a mistake
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "meta: no project has tag 'rc1' (tags in the manifest: backend, core, edge)"
+    proc = meta("build", "--help", cwd=workspace)
+    assert "--image-tag T" in proc.stdout and "--project-tag" not in proc.stdout
