@@ -43,6 +43,11 @@ def test_build_push_and_rollout_several_services(docker_workspace: Path, engine,
     assert orders["digest"].startswith("sha256:") and Path(orders["log"]).is_file()
     assert registry_tags(engine, "demo/orders") == sorted([sha, "latest"])
 
+    proc = meta_docker(engine, "rollout", "staging", "--dry-run", "--exclude", "notifications", "--json", cwd=ws)
+    preview = json.loads(proc.stdout)["services"][0]
+    assert (preview["action"], preview["digest"], preview["not_known"]) == ("create", orders["digest"], {})
+    assert json.loads(preview["detail"])["Image"] == f"{engine.registry}/demo/orders:{sha}@{orders['digest']}"
+
     proc = meta_docker(engine, "rollout", "staging", "--exclude", "notifications", "--json", cwd=ws)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
@@ -69,6 +74,8 @@ def test_build_push_and_rollout_several_services(docker_workspace: Path, engine,
     proc = meta_docker(engine, "rollout", "staging", "--exclude", "notifications", "--json", cwd=ws)
     assert proc.returncode == 0, proc.stderr
     assert {s["state"] for s in json.loads(proc.stdout)["services"]} == {"unchanged"}
+    proc = meta_docker(engine, "rollout", "staging", "--dry-run", "--exclude", "notifications", "--json", cwd=ws)
+    assert {s["action"] for s in json.loads(proc.stdout)["services"]} == {"unchanged"}
 
 
 def test_a_release_whose_health_check_fails_is_rolled_back_with_its_batch(docker_workspace: Path, engine,

@@ -24,7 +24,8 @@ import yaml
 from metarepo.images.kubernetes_manifests import KUBERNETES_VERSION, manifest_stream, render_kubernetes, schema_validator
 from metarepo.errors import EngineUnavailable, ManifestError
 from metarepo.images.kubernetes import LAST_APPLIED, KubernetesTarget
-from metarepo.images.release import Applied, Healthcheck, Release, RolloutFailed, environment_settings
+from metarepo.images.release import (Action, Applied, Healthcheck, Release, RolloutFailed, Unknown,
+                                     environment_settings)
 from metarepo.templating.environment import Origin
 
 from tests.conftest import git
@@ -479,15 +480,17 @@ def test_an_unchanged_service_is_not_applied(kubectl: FakeKubectl, target) -> No
 def test_preview_asks_the_cluster_and_changes_nothing(kubectl: FakeKubectl, target) -> None:
     kubectl.reply("get", out=recorded("get-existing.json"))
     preview = target.preview(prod_release())
-    assert preview.action == "update"
+    assert (preview.action, preview.not_known) == (Action.UPDATE, ())
     assert preview.detail == manifest_stream(target.manifests(prod_release()))
     assert kubectl.argvs == [GET[:-1] + ["--request-timeout=10s"]]
     kubectl.reply("get")
-    assert target.preview(prod_release()).action == "create"
+    assert target.preview(prod_release()).action is Action.CREATE
     kubectl.reply("get", err=recorded("get-unreachable.err"), rc=1)
-    assert target.preview(prod_release()).action == (
-        "create/update (cluster not asked: cannot reach the Kubernetes cluster: Unable to connect to the server: "
-        "dial tcp: lookup prod-cluster.acme.io on 127.0.0.53:53: no such host)")
+    preview = target.preview(prod_release())
+    assert (preview.action, preview.not_known) == (Action.UNKNOWN, ((Unknown.EXISTS, (
+        "cannot reach the Kubernetes cluster: Unable to connect to the server: dial tcp: lookup prod-cluster.acme.io "
+        "on 127.0.0.53:53: no such host")),))
+    assert preview.detail == manifest_stream(target.manifests(prod_release()))  # what it would apply, still
     assert [argv[4] for argv in kubectl.argvs] == ["get", "get", "get"]
 
 
@@ -504,7 +507,8 @@ def test_kubectl_missing_from_path(tmp_path: Path, monkeypatch, target) -> None:
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    assert target.preview(prod_release()).action == "create/update (cluster not asked: kubectl not found)"
+    preview = target.preview(prod_release())
+    assert (preview.action, preview.not_known) == (Action.UNKNOWN, ((Unknown.EXISTS, "kubectl not found"),))
     with pytest.raises(EngineUnavailable, match=r"kubectl not found .*install kubectl and set `context` for "
                                                 r"production"):
         target.deploy(prod_release())
@@ -525,7 +529,7 @@ def test_a_kubectl_that_hangs_is_ended_by_its_timeout(kubectl: FakeKubectl, targ
 
 
 def test_ctrl_c_during_the_rollout_puts_it_back(kubectl: FakeKubectl, target, meta_root: Path) -> None:
-    from metarepo.images.rollout import RolloutPlan, run_rollout
+    from metarepo.images.rollout import RolloutPlan, StepState, run_rollout
 
     kubectl.reply("get", out=recorded("get-existing.json")).reply("apply", out=recorded("apply-configured.out")) \
         .reply("rollout", "status", sleep=30, interrupt=True) \
@@ -535,7 +539,7 @@ def test_ctrl_c_during_the_rollout_puts_it_back(kubectl: FakeKubectl, target, me
     plan = RolloutPlan(environment_settings("production", PROD), (prod_release(),), {}, "manifest")
     result = run_rollout(None, plan, target)
     assert result.interrupted and not result.ok
-    assert [(s.service, s.state) for s in result.steps] == [("orders", "rolled back")]
+    assert [(s.service, s.state) for s in result.steps] == [("orders", StepState.ROLLED_BACK)]
     assert result.steps[0].detail == "interrupted; rolled back to revision 3"
     assert kubectl.argvs == [GET, APPLY, STATUS, UNDO, STATUS]  # the interrupted apply was undone, by revision
     assert notes[-1] == ("orders: interrupted after `kubectl apply`; to put it back by hand: kubectl --context "

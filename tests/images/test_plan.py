@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -134,7 +135,7 @@ def test_rollout_refuses_a_change_with_no_safe_order_before_touching_anything(wo
     assert not (workspace / "environments").exists()
 
 
-def test_dry_run_without_an_engine_still_shows_the_plan(workspace: Path, meta):
+def test_dry_run_without_an_engine_shows_the_specs_and_what_it_could_not_find_out(workspace: Path, meta):
     proc = meta("rollout", "staging", "--dry-run", "--exclude", "notifications", "--json", cwd=workspace,
                 env=NO_ENGINE)
     assert proc.returncode == 0, proc.stderr
@@ -142,9 +143,42 @@ def test_dry_run_without_an_engine_still_shows_the_plan(workspace: Path, meta):
     assert doc["order_from"] == "contracts" and doc["target"] == "swarm"
     assert [s["service"] for s in doc["services"]] == ["orders", "billing", "shipping", "gateway"]
     sha = git("rev-parse", "HEAD", cwd=workspace / "services/orders")
-    assert doc["services"][0]["image"] == f"127.0.0.1:5000/demo/orders:{sha}"
-    assert {s["action"] for s in doc["services"]} == {"create or update (engine not reachable)"}
+    orders = doc["services"][0]
+    assert orders["image"] == f"127.0.0.1:5000/demo/orders:{sha}" and orders["digest"] is None
+    assert {s["action"] for s in doc["services"]} == {"unknown"}
+    unreachable = ("cannot reach the Docker engine at unix:///nonexistent/metarepo-test.sock: no such file or "
+                   "directory")
+    assert orders["not_known"] == {"exists": unreachable, "digest": unreachable}
+    spec = json.loads(orders["detail"])  # the service spec it would apply, the image by tag
+    assert (spec["Name"], spec["Image"], spec["Replicas"]) == ("orders", orders["image"], 1)
+    assert spec["UpdateConfig"]["FailureAction"] == "rollback"
     assert not (workspace / "environments").exists()
+
+    proc = meta("rollout", "staging", "--dry-run", "--exclude", "notifications", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 0, proc.stderr
+    assert "create or update?" in proc.stdout.splitlines()[2]
+    assert proc.stderr.splitlines() == [
+        f"note: not found out whether each service exists, so whether it would be created or updated: {unreachable}",
+        f"note: not found out the image digests, so each spec names its image by tag: {unreachable}"]
+    assert f'--- orders ---\n{{\n  "Name": "orders",\n  "Image": "{orders["image"]}",' in proc.stdout
+
+
+def test_a_kubernetes_dry_run_says_the_same_of_what_it_could_not_find_out(workspace: Path, meta, tmp_path: Path):
+    no_kubectl = tmp_path / "bin"  # git, and no kubectl
+    no_kubectl.mkdir()
+    (no_kubectl / "git").symlink_to(shutil.which("git"))
+    proc = meta("rollout", "production", "--dry-run", "--include-only", "orders", cwd=workspace,
+                env={**NO_ENGINE, "PATH": str(no_kubectl)})
+    assert proc.returncode == 0, proc.stderr
+    assert "create or update?" in proc.stdout.splitlines()[2]
+    assert proc.stderr.splitlines() == [
+        "note: not found out whether each service exists, so whether it would be created or updated: kubectl not "
+        "found",
+        "note: not found out the image digests, so each spec names its image by tag: cannot reach the Docker engine "
+        "at unix:///nonexistent/metarepo-test.sock: no such file or directory"]
+    sha = git("rev-parse", "HEAD", cwd=workspace / "services/orders")
+    assert "--- orders ---\n# Rendered by `meta rollout production`" in proc.stdout
+    assert f"image: \"127.0.0.1:5000/demo/orders:{sha}\"" in proc.stdout  # by tag
 
 
 def test_services_without_contracts_keep_manifest_order(tmp_path: Path, meta):
