@@ -37,29 +37,24 @@ class Verbatim(str):
     """Text a template writes as it is (already valid where it stands)."""
 
 
-def _needs_yaml_escape(ch: str) -> bool:
-    code = ord(ch)
-    return (code < 0x20 or 0x7F <= code <= 0x9F or ch in "\u2028\u2029\ufeff"
-            or 0xD800 <= code <= 0xDFFF or ch in "\\\"")
-
-
+_YAML_ESCAPED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\\\\\"]")
 _YAML_NAMED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
 
 
+def _yaml_escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch in _YAML_NAMED:
+        return _YAML_NAMED[ch]
+    return f"\\x{ord(ch):02x}" if ord(ch) <= 0xFF else f"\\u{ord(ch):04x}"
+
+
 def yaml_string(text: str) -> str:
-    """``text`` as a double-quoted YAML scalar that reads back as exactly ``text``."""
-    out = ['"']
-    for ch in text:
-        if not _needs_yaml_escape(ch):
-            out.append(ch)
-        elif ch in _YAML_NAMED:
-            out.append(_YAML_NAMED[ch])
-        elif ord(ch) <= 0xFF:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(f"\\u{ord(ch):04x}")
-    out.append('"')
-    return "".join(out)
+    """``text`` as a double-quoted YAML scalar that reads back as exactly ``text``.
+
+    Escaped: control characters, C1, the line and paragraph separators, the
+    BOM, lone surrogates, the backslash and the double quote.
+    """
+    return '"' + _YAML_ESCAPED.sub(_yaml_escape, text) + '"'
 
 
 _GROOVY_NAMED = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}

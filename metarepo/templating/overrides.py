@@ -6,6 +6,7 @@ Jinja ignores a block the parent does not have, so a misspelt stage
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ def check_override_blocks(env: Any, template: Any) -> None:
     from jinja2 import nodes
 
     filename = template.filename
-    if not filename or Path(filename).resolve().is_relative_to(BUILTIN_DIR):
+    if not filename or _is_builtin(filename):
         return
     stamp = (filename, Path(filename).stat().st_mtime_ns)
     if stamp in _checked:
@@ -44,6 +45,11 @@ def check_override_blocks(env: Any, template: Any) -> None:
             raise ManifestError(f"block {block.name!r} is not in {parent_name!r}, so it would be ignored; its blocks "
                                 f"are {', '.join(sorted(known))}", file=filename, line=block.lineno)
     _checked.add(stamp)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_builtin(filename: str) -> bool:
+    return Path(filename).resolve().is_relative_to(BUILTIN_DIR)
 
 
 def _blocks_of(env: Any, name: str, seen: set[str]) -> set[str]:
