@@ -14,9 +14,9 @@ input. They render in Jinja's ``ImmutableSandboxedEnvironment``: no
 attribute that starts with ``_`` (the walk from a global to ``os``), no
 method that changes a value, ``range`` capped, and here ``*`` and ``**``
 too, so one expression cannot fill the memory. A template file is read only
-when its real path stays inside its folder, so a symlink in ``ci-templates/``
-cannot bring in a file from elsewhere on the machine (an SSH key, say) to be
-written into a pipeline and pushed.
+when its real path stays inside its folder (and ``ci-templates/`` inside the
+meta repo), so a symlink cannot bring in a file from elsewhere on the
+machine (an SSH key, say) to be written into a pipeline and pushed.
 """
 
 from __future__ import annotations
@@ -65,7 +65,13 @@ def _environment(meta_root: str | None, dialect: Dialect) -> Any:
 
     loaders: list[Any] = []
     if meta_root is not None and (Path(meta_root) / OVERRIDE_DIR).is_dir():
-        loaders.append(_contained_loader(Path(meta_root) / OVERRIDE_DIR))
+        overrides = Path(meta_root) / OVERRIDE_DIR
+        if not _inside(os.path.realpath(overrides), os.path.realpath(meta_root)):
+            from metarepo.errors import ManifestError
+
+            raise ManifestError(f"leads outside the meta repo (a symlink to {os.path.realpath(overrides)}); "
+                                "the templates must be in it", file=str(overrides))
+        loaders.append(_contained_loader(overrides))
     builtin = _contained_loader(BUILTIN_DIR)
     loaders += [jinja2.PrefixLoader({"builtin": builtin}), builtin]
     env = _sandbox_class()(
@@ -117,6 +123,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([root, path]) == root
+
+
 def _contained_loader(folder: Path) -> Any:
     """A ``FileSystemLoader`` over ``folder`` that refuses a file whose real path leaves it."""
     import jinja2
@@ -127,7 +137,7 @@ def _contained_loader(folder: Path) -> Any:
         def get_source(self, environment: Any, template: str) -> Any:
             source = super().get_source(environment, template)
             real = os.path.realpath(source[1])
-            if os.path.commonpath([root, real]) != root:
+            if not _inside(real, root):
                 from metarepo.errors import ManifestError
 
                 raise ManifestError(f"{template!r} leads outside {folder} (a symlink to {real}); a template "

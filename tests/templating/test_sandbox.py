@@ -112,3 +112,13 @@ def test_a_symlink_inside_the_folder_is_fine(tmp_path: Path) -> None:
     write(tmp_path, "v: {{ 1 }}\n", "evil/real.yml.j2")
     os.symlink("real.yml.j2", tmp_path / "ci-templates" / "evil" / "file.yml.j2")
     assert render_template(tmp_path, TEMPLATE, Dialect.YAML, {}, "x") == "v: 1\n"
+
+
+def test_a_template_folder_that_leads_outside_the_meta_repo_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    write(elsewhere, "v: 1\n")
+    root = tmp_path / "meta"
+    root.mkdir()
+    (root / "ci-templates").symlink_to(elsewhere / "ci-templates")
+    with pytest.raises(ManifestError, match=r"ci-templates: leads outside the meta repo"):
+        render_template(root, TEMPLATE, Dialect.YAML, {}, "x")
