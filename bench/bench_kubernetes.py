@@ -34,7 +34,7 @@ def main() -> None:
 
     import kubernetes_validate
 
-    from metarepo.ci.kubernetes import kubernetes_version, render_kubernetes
+    from metarepo.images.kubernetes_manifests import kubernetes_version, render_kubernetes
     from metarepo.images.release import Healthcheck, Release, environment_settings
 
     settings = environment_settings("production", {"target": "kubernetes", "namespace": "shop", "replicas": 3})

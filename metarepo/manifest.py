@@ -267,6 +267,11 @@ class Selection:
         for name in (*self.include_only, *self.exclude):
             if name not in known:
                 raise NotFoundError(f"no project {name!r} in the manifest")
+        carried = {tag for p in projects for tag in p.tags} if self.tags else set()
+        for tag in self.tags:
+            if tag not in carried:
+                shown = ", ".join(sorted(map(str, carried))) or "none"
+                raise NotFoundError(f"no project has tag {tag!r} (tags in the manifest: {shown})")
 
         def named(project: Project, names: Iterable[str]) -> bool:
             names = set(names)

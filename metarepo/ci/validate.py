@@ -1,6 +1,6 @@
 """Validation of every rendered pipeline before anything is written.
 
-YAML pipelines are parsed (duplicate keys refused), checked against the
+YAML pipelines are parsed (``metarepo.templating.readback``: duplicate keys refused), checked against the
 schema check-jsonschema vendors for their CI system (used as a library: the
 schema is read from the installed package and any remote ``$ref`` is
 refused, so no network is touched), then our own checks: every
@@ -11,25 +11,16 @@ the default branch only. Jenkinsfiles go to ``metarepo.ci.jenkins``.
 from __future__ import annotations
 
 import functools
-import re
-from typing import Any, Iterable
+from typing import Any
 
 from metarepo.ci.templates import Output
 from metarepo.ci.values import PipelineValues
+from metarepo.templating.escape import Dialect
+from metarepo.templating.readback import Problem, line_at, parse_yaml
 
 SCHEMAS = {"github": "vendor.github-workflows", "circleci": "vendor.circle-ci", "gitlab": "vendor.gitlab-ci"}
 GITLAB_RESERVED = {"default", "include", "stages", "variables", "workflow", "image", "services", "cache",
                    "before_script", "after_script", "types", "pages:deploy", "spec"}
-
-
-class Problem(Exception):
-    """One thing wrong with a rendered file; ``path`` is where in the document (for its line)."""
-
-    def __init__(self, message: str, path: Iterable[Any] = (), line: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = tuple(path)
-        self.line = line
 
 
 # -- what has passed before ---------------------------------------------------------
@@ -42,7 +33,8 @@ def validated_key(output: Output, text: str, values: PipelineValues) -> str:
     """What a file's verdict depends on: its provider, the default branch and its text."""
     import hashlib
 
-    return hashlib.sha256(f"{values.provider}\0{output.dialect}\0{values.branch}\0{text}".encode()).hexdigest()
+    key = f"{values.provider}\0{output.dialect.value}\0{values.branch}\0{text}"
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,9 +44,12 @@ def _checker_version() -> str:
     from importlib import metadata
     from pathlib import Path
 
+    from metarepo.templating import readback
+
     digest = hashlib.sha256()
-    for module in ("validate.py", "jenkins.py"):
-        digest.update((Path(__file__).parent / module).read_bytes())
+    for module in (Path(__file__).parent / "validate.py", Path(__file__).parent / "jenkins.py",
+                   Path(readback.__file__)):
+        digest.update(module.read_bytes())
     for package in ("check-jsonschema", "jsonschema", "PyYAML", "tree-sitter", "tree-sitter-groovy"):
         try:
             digest.update(f"{package}={metadata.version(package)}".encode())
@@ -97,7 +92,7 @@ def save_validated(manifest: Any, digests: dict[str, None]) -> None:
 
 def check_output(output: Output, text: str, values: PipelineValues) -> None:
     """Raise ``Problem`` (with the rendered file's line) at the first thing wrong with ``text``."""
-    if output.dialect == "groovy":
+    if output.dialect is Dialect.GROOVY:
         from metarepo.ci.jenkins import JenkinsfileInvalid, check_jenkinsfile
 
         try:
@@ -109,76 +104,8 @@ def check_output(output: Output, text: str, values: PipelineValues) -> None:
         check_yaml(values.provider, parse_yaml(text), values.branch)
     except Problem as exc:
         if exc.line is None:  # parsed fine, so the node tree (for lines) is built only now
-            import yaml
-
-            exc.line = line_of(yaml.compose(text, Loader=yaml_loader()), exc.path)
+            exc.line = line_at(text, exc.path)
         raise
-
-
-@functools.lru_cache(maxsize=None)
-def yaml_loader() -> Any:
-    """A safe loader (libyaml's when present) reading YAML 1.2 booleans and refusing duplicate keys.
-
-    ``on:`` stays a key, as GitHub reads it, instead of YAML 1.1's ``True``.
-    """
-    import yaml
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class Loader(base):  # type: ignore[valid-type, misc]
-        pass
-
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-    Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                 list("tTfF"))
-
-    def no_duplicates(loader: Any, node: Any, deep: bool = False) -> Any:
-        seen = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise Problem(f"key {key!r} appears twice", line=key_node.start_mark.line + 1)
-            seen.add(key)
-        return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, no_duplicates)
-    return Loader
-
-
-def parse_yaml(text: str, what: str = "pipeline") -> dict[str, Any]:
-    """The ``what`` document; ``Problem`` (with its line) when it is not valid YAML or not a mapping."""
-    import yaml
-
-    try:
-        document = yaml.load(text, Loader=yaml_loader())  # noqa: S506 - a safe loader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.context_mark or exc.problem_mark  # where the broken construct began
-        raise Problem(f"not valid YAML: {exc.problem or exc.context}",
-                      line=mark.line + 1 if mark else None) from None
-    if not isinstance(document, dict):
-        raise Problem(f"the {what} must be a YAML mapping", line=1)
-    return document
-
-
-def line_of(root: Any, path: tuple[Any, ...]) -> int | None:
-    """The line of the key (or list item) at ``path`` in the YAML node tree."""
-    node, line = root, (root.start_mark.line + 1 if root is not None else None)
-    for step in path:
-        if node is None or not isinstance(getattr(node, "value", None), list):
-            break
-        nxt = None
-        if node.tag.endswith(":map"):
-            for key, value in node.value:
-                if key.value == str(step):
-                    nxt, line = value, key.start_mark.line + 1
-                    break
-        elif isinstance(step, int) and step < len(node.value):
-            nxt = node.value[step]
-            line = nxt.start_mark.line + 1
-        node = nxt
-    return line
 
 
 @functools.lru_cache(maxsize=None)

@@ -16,15 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from metarepo.ci import PROVIDERS
-from metarepo.ci.escape import IDENTIFIER
 from metarepo.errors import ManifestError
-from metarepo.images.references import is_domain, repository  # one naming of images for builds and pipelines
+from metarepo.image_reference import image_repository, split_reference  # as `meta build` names the image
 from metarepo.manifest import Manifest, Project
+from metarepo.templating.escape import IDENTIFIER
 
 _BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![./])$")
-_IMAGE_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_IMAGE = re.compile(rf"^{_IMAGE_PART}(?:/{_IMAGE_PART})*$")
-_REGISTRY = re.compile(rf"^[A-Za-z0-9.-]+(?::[0-9]+)?(?:/{_IMAGE_PART})*$")
 
 
 @dataclass(frozen=True)
@@ -42,8 +39,7 @@ class PipelineValues:
     @property
     def registry_host(self) -> str:
         """The registry ``docker login`` must name: the image's domain, or "" for Docker Hub."""
-        first, _, rest = self.image.partition("/")
-        return first if rest and is_domain(first) else ""
+        return split_reference(self.image).registry_host
 
     def as_context(self) -> dict[str, Any]:
         return {"project": self.project, "service": self.service, "provider": self.provider,
@@ -83,17 +79,7 @@ def values_for(manifest: Manifest, project: Project, provider: str | None = None
         raise ManifestError(f"{branch!r} is not a branch name a pipeline can match", file=file,
                             key=_key(project, "branch"))
 
-    image = project.setting("image") or service
-    if not isinstance(image, str) or not _IMAGE.match(image):
-        raise ManifestError(f"{image!r} is not a valid Docker image name (lower-case letters, digits, "
-                            "'.', '_', '-', '/')", file=file, key=_key(project, "image"),
-                            hint="set 'image' for this project")
-    registry = project.setting("registry")
-    if registry:
-        if not isinstance(registry, str) or not _REGISTRY.match(registry.rstrip("/")):
-            raise ManifestError(f"{registry!r} is not a registry (host[:port][/path])", file=file,
-                                key=_key(project, "registry"))
-        image = repository(registry, image)  # as `meta build` names it: an image with its own registry keeps it
+    image = image_repository(project)  # an image with its own registry keeps it
 
     raw_vars = project.setting("vars") or {}
     if not isinstance(raw_vars, Mapping):

@@ -48,7 +48,7 @@ def generate(ctx: click.Context, provider: str | None, branch: str | None, messa
     manifest, projects = select(ctx, kwargs)
     jobs = jobs_from(kwargs)
     if not branch:
-        from metarepo.ci.generate import generate as generate_files
+        from metarepo.ci.generate import FileStatus, generate as generate_files
 
         results, not_cloned = generate_files(manifest, projects, provider)
         if as_json:
@@ -56,10 +56,10 @@ def generate(ctx: click.Context, provider: str | None, branch: str | None, messa
             return 0
         counts: dict[str, int] = {}
         for r in results:
-            counts[r.state] = counts.get(r.state, 0) + 1
-            if r.state != "unchanged":
-                colour = "red" if r.state == "removed" else "green"
-                click.echo(f"{style(r.state, fg=colour)} {r.project}/{r.path}")
+            counts[r.state.value] = counts.get(r.state.value, 0) + 1
+            if r.state is not FileStatus.UNCHANGED:
+                colour = "red" if r.state is FileStatus.REMOVED else "green"
+                click.echo(f"{style(r.state.value, fg=colour)} {r.project}/{r.path}")
         _warn_not_cloned(not_cloned)
         shown = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing to write"
         click.echo(f"ci generate: {shown}", err=True)
@@ -117,16 +117,17 @@ def _generate_on_branch(manifest: Any, projects: list, *, provider: str | None, 
 @click.pass_context
 def check(ctx: click.Context, as_json: bool, **kwargs: Any) -> int:
     """Exit 1, naming each project and file, when a pipeline differs from what generation would write."""
-    from metarepo.ci.generate import check as check_files
+    from metarepo.ci.generate import FileStatus, check as check_files
 
     manifest, projects = select(ctx, kwargs)
     states, not_cloned = check_files(manifest, projects)
-    drifted = [s for s in states if s.state != "unchanged"]
+    drifted = [s for s in states if s.state is not FileStatus.UNCHANGED]
     if as_json:
         emit_json({"in_step": not drifted, "files": [s.as_json() for s in states], "not_cloned": list(not_cloned)})
         return 1 if drifted else 0
-    words = {"drifted": "differs from what `meta ci generate` would write (a hand edit or a template change)",
-             "missing": "is missing", "stale": "was generated for another CI provider and is no longer wanted"}
+    words = {FileStatus.DRIFTED: "differs from what `meta ci generate` would write (a hand edit or a template change)",
+             FileStatus.MISSING: "is missing",
+             FileStatus.STALE: "was generated for another CI provider and is no longer wanted"}
     for s in drifted:
         click.echo(f"{style('✗', fg='red')} {s.project}: {s.path} {words[s.state]}")
     _warn_not_cloned(not_cloned)

@@ -8,6 +8,7 @@ import click
 
 from metarepo.cli.common import emit_json, jobs_from, select, selection_options
 from metarepo.cli.render import ProgressReporter, exit_status, style, summary_line, table
+from metarepo.runner import FAILED
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 _REGISTRY = click.option("--registry", metavar="R", help="Push to / deploy from registry R (default: .meta's).")
@@ -22,11 +23,12 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 
 @click.command()
-@selection_options(tag_flag="--project-tag")
+@selection_options
 @click.option("--since", metavar="REF", help="Only projects changed since REF (and the images built FROM them).")
 @click.option("--push", is_flag=True, help="Push every tag to the registry after building.")
 @_REGISTRY
-@click.option("--tag", "extra_tags", multiple=True, metavar="T", help="Another tag for every image (repeatable).")
+@click.option("--image-tag", "extra_tags", multiple=True, metavar="T",
+              help="Also tag every image T (repeatable); --tag selects projects, as everywhere.")
 @click.option("--no-cache", is_flag=True, help="Build without the engine's layer cache.")
 @click.option("--dry-run", is_flag=True, help="Print what would be built, in which order, as what; build nothing.")
 @_JSON
@@ -36,11 +38,10 @@ def build(ctx: click.Context, since: str | None, push: bool, registry: str | Non
     """Build (and push) the Docker image of every selected project, in parallel.
 
     Images are tagged <registry>/<image>:<git sha> (<sha>-dirty for a work
-    tree with changes), the version when HEAD has a tag, and latest. A
-    Dockerfile FROM another fleet image is built after it; if that fails,
-    it is skipped. Logs are kept in .metarepo/builds/.
+    tree with changes), the version when HEAD has a tag, latest, and each
+    --image-tag. A Dockerfile FROM another fleet image is built after it; if
+    that fails, it is skipped. Logs are kept in .metarepo/builds/.
     """
-    # --tag names an image tag here, as with `docker build`; projects are selected by tag with --project-tag.
     from metarepo.images.build import build_images, plan_builds
     from metarepo.images.engine import connect
 
@@ -66,9 +67,10 @@ def build(ctx: click.Context, since: str | None, push: bool, registry: str | Non
         value = outcome.value
         if outcome.ok:
             digest = f"  {value.digest[:19]}" if value.digest else ""
-            line = f"{style('✓', fg='green')} {outcome.key}  {value.tags[0]}{digest}  ({outcome.seconds:.1f}s)"
+            line = (f"{style('✓', fg='green')} {outcome.key}  {value.repository}  {', '.join(value.tag_names)}"
+                    f"{digest}  ({outcome.seconds:.1f}s)")
             (reporter.echo if reporter else _echo)(line)
-        elif outcome.state == "failed":
+        elif outcome.state == FAILED:
             lines = [style(f"✗ {outcome.key}: {outcome.reason}", fg="red", err=True)]
             if value is not None and value.log_tail:
                 lines += [_indent(value.log_tail), f"    log: {value.log}"]
@@ -101,9 +103,9 @@ def _show_build_plan(plan, as_json: bool) -> int:
                    "failed": [{"project": k, "reason": v} for k, v in plan.failed.items()],
                    "skipped": _skipped_json(plan.skipped)})
     else:
-        rows = [[s.project, s.references[0].rsplit("/", 1)[-1][:60], ", ".join(plan.needs.get(s.project, ()))]
+        rows = [[s.project, s.repository, ", ".join(s.tags), ", ".join(plan.needs.get(s.project, ()))]
                 for s in plan.specs]
-        _echo(table(["PROJECT", "IMAGE", "AFTER"], rows))
+        _echo(table(["PROJECT", "IMAGE", "TAGS", "AFTER"], rows))
         for name, why in plan.failed.items():
             _echo(style(f"✗ {name}: {why}", fg="red", err=True), err=True)
         for name, why in plan.skipped.items():
@@ -149,17 +151,16 @@ def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, a
             _echo(style(f"- {name}: {why}", fg="yellow", err=True), err=True)
         _echo(f"rollout {env}: nothing to deploy", err=True)
         return 0
-    reporter = None if as_json else _RolloutReporter()
-    target, client = _target(plan, manifest, reporter, dry_run)
-    if client is not None:
-        from metarepo.images.rollout import resolve_images
+    from metarepo.images.targets import open_target, preview_rollout
 
-        plan = resolve_images(client, plan, jobs=jobs)
+    reporter = None if as_json else _RolloutReporter()
+    plan, target = open_target(manifest.root, plan, dry_run=dry_run, jobs=jobs,
+                               **({"reporter": reporter} if reporter else {}))
     if not as_json:
         for note in plan.notes:
             _echo(style(f"note: {note}", fg="yellow", err=True), err=True)
     if dry_run:
-        return _show_plan(plan, target, as_json)
+        return _show_plan(plan, preview_rollout(plan, target), as_json)
     from metarepo.images.rollout import run_rollout
 
     if not as_json:
@@ -186,79 +187,45 @@ class _RolloutReporter(ProgressReporter):
         _echo(style(f"… {key}", dim=True, err=True), err=True)
 
 
-def _target(plan, manifest, reporter, dry_run: bool):
-    """The target for the plan's environment, and the docker client to resolve images with (or None)."""
-    from metarepo.errors import EngineUnavailable
-    from metarepo.images.engine import connect
-    from metarepo.images.release import KUBERNETES
+def _show_plan(plan, previews, as_json: bool) -> int:
+    from metarepo.image_reference import short_reference
+    from metarepo.images.release import Action, Unknown
 
-    settings = plan.settings
-    report = {"reporter": reporter} if reporter else {}
-    if settings.target == KUBERNETES:
-        from metarepo.images.kubernetes import KubernetesTarget
-
-        try:
-            client = connect(settings.docker_host)
-        except EngineUnavailable:
-            client = None  # deploy by tag; the cluster pulls it
-        return KubernetesTarget(settings, manifest.root, **report), client
-    from metarepo.images.swarm import SwarmTarget
-
-    try:
-        client = connect(settings.docker_host)
-    except EngineUnavailable:
-        if not dry_run:
-            raise
-        return None, None
-    return SwarmTarget(client, **report), client
-
-
-def _show_plan(plan, target, as_json: bool) -> int:
-    from metarepo.images.references import short_reference
-
-    previews = []
-    for release in plan.releases:
-        if target is None:
-            previews.append((release, "create or update (engine not reachable)", ""))
-        else:
-            preview = target.preview(release)
-            previews.append((release, preview.action, preview.detail))
     if as_json:
         emit_json({"environment": plan.settings.name, "target": plan.settings.target, "order_from": plan.order_from,
-                   "services": [{"project": r.project, "service": r.service, "image": r.image, "digest": r.digest,
-                                 "action": action, "detail": detail} for r, action, detail in previews],
+                   "services": [{"project": p.release.project, "service": p.release.service, "image": p.release.image,
+                                 "digest": p.release.digest, "action": p.action.value, "detail": p.detail,
+                                 "not_known": {what.value: why for what, why in p.not_known}} for p in previews],
                    "skipped": _skipped_json(plan.skipped)})
         return 0
     _echo(f"rollout {plan.settings.name} ({plan.settings.target}, order from {plan.order_from}), dry run: "
           "nothing is changed")
-    rows, reasons = [], []
-    for n, (release, action, _) in enumerate(previews, 1):
-        short, _, why = action.partition(" (")  # "create/update (cluster not asked: ...)": the why once, below
-        if why and why.rstrip(")") not in reasons:
-            reasons.append(why.rstrip(")"))
-        rows.append([str(n), release.project, release.service, short + ("?" if why else ""),
-                     short_reference(release.image)])
+    rows = [[str(n), p.release.project, p.release.service,
+             "create or update?" if p.action is Action.UNKNOWN else p.action.value, short_reference(p.release.image)]
+            for n, p in enumerate(previews, 1)]
     _echo(table(["#", "PROJECT", "SERVICE", "ACTION", "IMAGE"], rows))
-    for why in reasons:
-        _echo(style(f"note: {why}", fg="yellow", err=True), err=True)
-    for release, action, detail in previews:
-        if detail:
-            _echo(f"\n--- {release.service} ---")
-            _echo(detail.rstrip())
+    words = {Unknown.EXISTS: "whether each service exists, so whether it would be created or updated",
+             Unknown.DIGEST: "the image digests, so each spec names its image by tag"}
+    for what, why in dict.fromkeys(pair for p in previews for pair in p.not_known):  # each reason once
+        _echo(style(f"note: not found out {words[what]}: {why}", fg="yellow", err=True), err=True)
+    for preview in previews:
+        _echo(f"\n--- {preview.release.service} ---")
+        _echo(preview.detail.rstrip())
     for name, why in plan.skipped.items():
         _echo(style(f"- {name}: {why}", fg="yellow", err=True), err=True)
     return 0
 
 
-_MARKS = {"deployed": ("✓", "green"), "unchanged": ("=", None), "failed": ("✗", "red"),
-          "rolled back": ("↺", "yellow"), "not started": ("-", None), "interrupted": ("!", "red")}
-
-
 def _show_result(result) -> None:
+    from metarepo.images.rollout import StepState
+
+    marks = {StepState.DEPLOYED: ("✓", "green"), StepState.UNCHANGED: ("=", None), StepState.FAILED: ("✗", "red"),
+             StepState.ROLLED_BACK: ("↺", "yellow"), StepState.NOT_STARTED: ("-", None),
+             StepState.INTERRUPTED: ("!", "red")}
     rows, colours = [], []
     for step in result.steps:
-        mark, colour = _MARKS.get(step.state, ("?", None))
-        rows.append([mark, step.project, step.service, step.state, step.detail[:100]])
+        mark, colour = marks[step.state]
+        rows.append([mark, step.project, step.service, step.state.value, step.detail[:100]])
         colours.append([colour, None, None, colour, None])
     _echo(table(["", "PROJECT", "SERVICE", "STATE", "DETAIL"], rows, colours))
     for name, why in result.plan.skipped.items():

@@ -21,8 +21,7 @@ from metarepo.report import NULL, Reporter
 from metarepo.runner import Failed, Outcome, Run, run_parallel
 
 from metarepo.images.dockerfile import DockerfileError, parse_dockerfile
-from metarepo.images.references import (check_repository, check_tag, normalize_repository, repository,
-                                        split_reference)
+from metarepo.image_reference import check_tag, image_repository, normalize_repository, split_reference
 from metarepo.images.revision import Revision, changed_since, read_revision
 
 LOG_DIR = "builds"
@@ -71,6 +70,11 @@ class BuiltImage:
     log: str  # the log file
     log_tail: str = field(default="", repr=False)
 
+    @property
+    def tag_names(self) -> tuple[str, ...]:
+        """The tags without the repository: ``(<sha>, "latest")``."""
+        return tuple(reference[len(self.repository) + 1:] for reference in self.tags)
+
     def as_json(self) -> dict[str, Any]:
         return {"project": self.project, "image": self.repository, "tags": list(self.tags), "id": self.id,
                 "digest": self.digest, "pushed": self.pushed, "seconds": round(self.seconds, 3), "log": self.log}
@@ -98,14 +102,6 @@ def _inside(root: Path, value: Any, key: str) -> Path:
     return path
 
 
-def image_repository(project: Project, registry: str | None) -> str:
-    """``<registry>/<image>`` for a project, checked against Docker's grammar."""
-    image = project.setting("image") or Path(project.name).name
-    key = f"metarepo.projects.{project.name}.image"
-    check_repository(str(image), key)
-    return check_repository(repository(registry or project.setting("registry"), str(image)), key)
-
-
 def plan_builds(manifest: Manifest, projects: Sequence[Project], *, registry: str | None = None,
                 extra_tags: Iterable[str] = (), since: str | None = None, jobs: int = 4,
                 latest: bool = True) -> BuildPlan:
@@ -116,7 +112,7 @@ def plan_builds(manifest: Manifest, projects: Sequence[Project], *, registry: st
     invalid image name, a Dockerfile outside the project) raise
     ``ManifestError`` before anything is built.
     """
-    extra = tuple(check_tag(t, "--tag") for t in extra_tags)
+    extra = tuple(check_tag(t, "--image-tag") for t in extra_tags)
     skipped: dict[str, str] = {}
     found: dict[str, tuple[Project, Path, Path]] = {}
     for project in projects:
@@ -184,7 +180,7 @@ def _dependencies(specs: list[BuildSpec]) -> dict[str, tuple[str, ...]]:
     for spec in specs:
         found = []
         for base in spec.bases:
-            other = by_repository.get(normalize_repository(split_reference(base)[0]))
+            other = by_repository.get(split_reference(base).normalized)
             if other and other != spec.project and other not in found:
                 found.append(other)
         needs[spec.project] = tuple(found)
@@ -279,16 +275,16 @@ def _build(client: Any, spec: BuildSpec, out: Any, no_cache: bool) -> str:
         raise _StepFailed(f"build failed: {first_line(exc)}") from None
     if error or image_id is None:
         raise _StepFailed(f"build failed: {error or 'the engine reported no image'}")
-    repo, _, _ = split_reference(spec.references[0])
     for tag in spec.tags[1:]:
-        client.api.tag(image_id, repo, tag, force=True)
+        client.api.tag(image_id, spec.repository, tag, force=True)
     return image_id
 
 
 def _push(client: Any, reference: str, out: Any) -> str | None:
     from docker.errors import APIError, DockerException
 
-    repo, tag, _ = split_reference(reference)
+    parsed = split_reference(reference)
+    repo, tag = parsed.repository, parsed.tag
     out.write(f"pushing {reference}\n")
     digest = None
     try:

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from metarepo.errors import EngineUnavailable, Interrupted
-from metarepo.images.release import KUBERNETES, Applied, EnvironmentSettings, Preview, Release, RolloutFailed
+from metarepo.images.release import (KUBERNETES, Action, Applied, EnvironmentSettings, Preview, Release, RolloutFailed,
+                                     Unknown)
 from metarepo.report import NULL, Reporter
 
 REVISION = "deployment.kubernetes.io/revision"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 KUBECTL_SECONDS = 120.0  # any kubectl call but `rollout status`, which gets the release's timeout
-NOT_ASKED = "create/update (cluster not asked)"
 _UNREACHABLE = ("Unable to connect to the server", "The connection to the server", "no such host",
                 "connection refused", "i/o timeout", "does not exist", "no configuration has been provided",
                 "context was not found")
@@ -145,25 +145,25 @@ class KubernetesTarget:
         self.in_flight: Applied | None = None  # applied, not yet seen to finish: what Ctrl-C must put back
 
     def manifests(self, release: Release) -> tuple[Any, ...]:
-        from metarepo.ci.kubernetes import render_kubernetes
+        from metarepo.images.kubernetes_manifests import render_kubernetes
 
         return render_kubernetes(self.meta_root, release, self.settings)
 
     def preview(self, release: Release) -> Preview:
-        from metarepo.ci.kubernetes import manifest_stream
+        from metarepo.images.kubernetes_manifests import manifest_stream
 
         manifests = self.manifests(release)
         detail = manifest_stream(manifests)
         if not self.kubectl.available():
-            return Preview(release, f"{NOT_ASKED[:-1]}: kubectl not found)", detail)
+            return Preview(release, Action.UNKNOWN, detail, ((Unknown.EXISTS, "kubectl not found"),))
         try:
             live = self.live(release, request_timeout=10)
         except (EngineUnavailable, RolloutFailed) as exc:
-            return Preview(release, f"{NOT_ASKED[:-1]}: {exc.message})", detail)
+            return Preview(release, Action.UNKNOWN, detail, ((Unknown.EXISTS, exc.message),))
         if live.deployment is None:
-            action = "create"
+            action = Action.CREATE
         else:
-            action = "unchanged" if live.matches(manifests) else "update"
+            action = Action.UNCHANGED if live.matches(manifests) else Action.UPDATE
         return Preview(release, action, detail)
 
     def live(self, release: Release, *, request_timeout: int = 30) -> Live:
@@ -187,7 +187,7 @@ class KubernetesTarget:
         return Live(by_kind.get("Deployment"), by_kind.get("Service"))
 
     def deploy(self, release: Release) -> Applied:
-        from metarepo.ci.kubernetes import manifest_stream
+        from metarepo.images.kubernetes_manifests import manifest_stream
 
         started = time.monotonic()
         manifests = self.manifests(release)  # an invalid manifest stops here, before kubectl is asked

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any, Mapping, Protocol
 
 from metarepo.errors import ManifestError, MetaError
@@ -104,13 +105,30 @@ class Release:
         return replace(self, digest=digest, healthcheck=healthcheck or self.healthcheck)
 
 
+class Action(Enum):
+    """What deploying a release would do, as ``--dry-run`` shows it."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    UNKNOWN = "unknown"  # the platform could not be asked whether the service exists
+
+
+class Unknown(Enum):
+    """What a dry run could not find out."""
+
+    EXISTS = "exists"  # whether the service exists, so whether it would be created or updated
+    DIGEST = "digest"  # the image's digest in the registry, so the spec names the image by tag
+
+
 @dataclass(frozen=True)
 class Preview:
     """What ``deploy`` would do, for ``--dry-run``: an action and the spec or manifests it would apply."""
 
     release: Release
-    action: str  # create | update | unchanged
+    action: Action
     detail: str = ""  # the manifests or the service spec, as text
+    not_known: tuple[tuple[Unknown, str], ...] = ()  # what could not be found out, and why
 
 
 @dataclass(frozen=True)

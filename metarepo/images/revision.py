@@ -15,7 +15,7 @@ from metarepo import git
 from metarepo.errors import GitError, UsageError
 from metarepo.manifest import Project
 
-from metarepo.images.references import is_tag
+from metarepo.image_reference import is_tag
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -29,8 +30,15 @@ from metarepo.runner import run_parallel
 from metarepo.images.release import (Applied, EnvironmentSettings, Release, RolloutFailed, Target,
                                      environment_settings, service_name)
 
-DEPLOYED, UNCHANGED, FAILED, ROLLED_BACK, NOT_STARTED, INTERRUPTED = (
-    "deployed", "unchanged", "failed", "rolled back", "not started", "interrupted")
+class StepState(Enum):
+    """Where one service of a rollout ended."""
+
+    DEPLOYED = "deployed"
+    UNCHANGED = "unchanged"  # it already ran this release
+    FAILED = "failed"
+    ROLLED_BACK = "rolled back"  # it went live, then a later failure put it back
+    NOT_STARTED = "not started"
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -40,18 +48,19 @@ class RolloutPlan:
     skipped: Mapping[str, str]  # project -> why it is not part of this rollout
     order_from: str  # "contracts" or "manifest"
     notes: tuple[str, ...] = ()
+    unresolved: str = ""  # why the images' digests are not known (no engine to ask the registry), if they are not
 
 
 @dataclass(frozen=True)
 class Step:
     project: str
     service: str
-    state: str
+    state: StepState
     detail: str = ""
     seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
-        return {"project": self.project, "service": self.service, "state": self.state,
+        return {"project": self.project, "service": self.service, "state": self.state.value,
                 "detail": self.detail or None, "seconds": round(self.seconds, 3)}
 
 
@@ -66,13 +75,14 @@ class RolloutResult:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and all(s.state in (DEPLOYED, UNCHANGED) for s in self.steps)
+        return not self.interrupted and all(s.state in (StepState.DEPLOYED, StepState.UNCHANGED)
+                                            for s in self.steps)
 
 
 def plan_rollout(manifest: Manifest, env: str, projects: Sequence[Project], *, registry: str | None = None,
                  jobs: int = 4) -> RolloutPlan:
     """What ``meta rollout ENV`` would deploy, and in which order; reads git, asks no engine."""
-    from metarepo.images.build import image_repository
+    from metarepo.image_reference import image_repository
     from metarepo.images.dockerfile import DockerfileError, parse_dockerfile
     from metarepo.images.revision import read_revision
 
@@ -190,7 +200,7 @@ def run_rollout(manifest: Manifest, plan: RolloutPlan, target: Target, *, report
                 record: bool = True) -> RolloutResult:
     """Deploy ``plan`` through ``target``; all or nothing, as far as the target can put things back."""
     applied: list[Applied] = []
-    steps: dict[str, Step] = {r.project: Step(r.project, r.service, NOT_STARTED) for r in plan.releases}
+    steps: dict[str, Step] = {r.project: Step(r.project, r.service, StepState.NOT_STARTED) for r in plan.releases}
     interrupted = False
     failed = False
     reporter.start(len(plan.releases), f"rollout {plan.settings.name}")
@@ -201,30 +211,30 @@ def run_rollout(manifest: Manifest, plan: RolloutPlan, target: Target, *, report
             try:
                 done = target.deploy(release)
             except RolloutFailed as exc:
-                steps[release.project] = Step(release.project, release.service, FAILED, exc.message,
+                steps[release.project] = Step(release.project, release.service, StepState.FAILED, exc.message,
                                               time.monotonic() - t0)
                 reporter.item_done(release.project, False, exc.message)
                 failed = True
                 break
             except Exception as exc:  # noqa: BLE001 - an engine error mid-rollout still rolls the rest back
                 why = str(exc) if isinstance(exc, MetaError) else f"{type(exc).__name__}: {_first_line(exc)}"
-                steps[release.project] = Step(release.project, release.service, FAILED, why,
+                steps[release.project] = Step(release.project, release.service, StepState.FAILED, why,
                                               time.monotonic() - t0)
                 reporter.item_done(release.project, False, why)
                 failed = True
                 break
             applied.append(done)
-            state = DEPLOYED if done.changed else UNCHANGED
+            state = StepState.DEPLOYED if done.changed else StepState.UNCHANGED
             steps[release.project] = Step(release.project, release.service, state, done.note or _shown(release),
                                           done.seconds)
-            reporter.item_done(release.project, True, state)
+            reporter.item_done(release.project, True, state.value)
     except KeyboardInterrupt:
         interrupted = True
         in_flight = getattr(target, "in_flight", None)
         if in_flight is not None:
             applied.append(in_flight)
             steps[in_flight.release.project] = Step(in_flight.release.project, in_flight.release.service,
-                                                    INTERRUPTED, "interrupted while it was being deployed")
+                                                    StepState.INTERRUPTED, "interrupted while it was being deployed")
     finally:
         reporter.finish()
     if failed or interrupted:
@@ -259,11 +269,12 @@ def _roll_back_all(target: Target, applied: list[Applied], steps: dict[str, Step
         except Exception as exc:  # noqa: BLE001 - one service's rollback must not stop the others'
             what = f"rollback failed: {exc}"
         old = steps[release.project]
-        if old.state == FAILED:
+        if old.state is StepState.FAILED:
             steps[release.project] = replace(old, detail=f"{old.detail}; {what}")
         else:
-            steps[release.project] = Step(release.project, release.service, ROLLED_BACK,
-                                          what if old.state != INTERRUPTED else f"interrupted; {what}", old.seconds)
+            shown = what if old.state is not StepState.INTERRUPTED else f"interrupted; {what}"
+            steps[release.project] = Step(release.project, release.service, StepState.ROLLED_BACK, shown,
+                                          old.seconds)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -273,7 +284,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _shown(release: Release) -> str:
-    from metarepo.images.references import short_reference
+    from metarepo.image_reference import short_reference
 
     return short_reference(release.image) + (f" ({release.version})" if release.version else "")
 

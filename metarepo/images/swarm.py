@@ -23,10 +23,11 @@ import re
 import time
 from typing import Any, Callable
 
+from metarepo.errors import EngineUnavailable
+from metarepo.image_reference import short_reference
 from metarepo.report import NULL, Reporter
 
-from metarepo.images.references import short_reference
-from metarepo.images.release import Applied, Healthcheck, Preview, Release, RolloutFailed
+from metarepo.images.release import Action, Applied, Healthcheck, Preview, Release, RolloutFailed, Unknown
 from metarepo.images.watch import ServiceWatch
 
 _NS = 1_000_000_000
@@ -76,14 +77,19 @@ def healthcheck_from_image(attrs: dict[str, Any]) -> Healthcheck | None:
 
 
 class SwarmTarget:
-    """Releases as Swarm services on the engine ``client`` talks to (a manager node)."""
+    """Releases as Swarm services on the engine ``client`` talks to (a manager node).
+
+    With no client (``unreachable`` says why), it can only preview: the spec
+    it would apply, not whether the service exists.
+    """
 
     kind = "swarm"
 
     def __init__(self, client: Any, *, reporter: Reporter = NULL, poll: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, unreachable: str = "") -> None:
         self.client = client
-        self.api = client.api
+        self.api = client.api if client is not None else None
+        self.unreachable = unreachable
         self.reporter = reporter
         self.poll = poll
         self.clock = clock
@@ -120,17 +126,20 @@ class SwarmTarget:
         return self._current(spec) == wanted
 
     def preview(self, release: Release) -> Preview:
-        wanted = self._wanted(release)
-        detail = json.dumps({"Name": release.service, **wanted}, indent=2)
+        detail = json.dumps({"Name": release.service, **self._wanted(release)}, indent=2)
+        if self.api is None:
+            return Preview(release, Action.UNKNOWN, detail, ((Unknown.EXISTS, self.unreachable),))
         current = self._inspect(release.service)
         if current is None:
-            return Preview(release, "create", detail)
-        action = "unchanged" if self._same(current["Spec"], release) else "update"
+            return Preview(release, Action.CREATE, detail)
+        action = Action.UNCHANGED if self._same(current["Spec"], release) else Action.UPDATE
         return Preview(release, action, detail)
 
     # -- changing --------------------------------------------------------------
 
     def deploy(self, release: Release) -> Applied:
+        if self.api is None:
+            raise EngineUnavailable(self.unreachable or "no Docker engine to deploy to")
         t0 = self.clock()
         current = self._inspect(release.service)
         if current is not None and self._same(current["Spec"], release) and self._converged(

@@ -6,7 +6,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metarepo.ci.escape import circleci_literal, github_literal, groovy_string, yaml_string
+from metarepo.templating.escape import circleci_literal, github_literal, groovy_string, yaml_string
 from metarepo.ci.jenkins import _parser, _string
 
 NASTY = ["a: b", "it's", 'say "hi"', "x\ny: z", "- item", "#comment", "${{ secrets.TOKEN }}", "<< pipeline.id >>",

@@ -10,7 +10,8 @@ import pytest
 from conftest import git
 from metarepo.ci import PROVIDERS
 from metarepo.ci.jenkins import check_jenkinsfile
-from metarepo.ci.validate import check_yaml, parse_yaml, schema_validator
+from metarepo.ci.validate import check_yaml, schema_validator
+from metarepo.templating.readback import parse_yaml
 
 from .conftest import FILES, SERVICES, edit_manifest
 
@@ -279,7 +280,7 @@ def test_an_unknown_provider_is_refused(meta, ws: Path) -> None:
     ("vars", {"bad-name": "x"}, "metarepo.projects.services/billing.vars.bad-name: 'bad-name' is not a valid variable name"),
     ("vars", {"ok": {"nested": 1}}, "a var's value must be a string or a number"),
     ("branch", "main'; evil", "is not a branch name a pipeline can match"),
-    ("image", "Orders:latest\"", "is not a valid Docker image name"),
+    ("image", "Orders:latest\"", "is not a valid image name"),
     ("test", "", "no test command"),
     ("registry", "host with space", "is not a registry"),
 ])
@@ -289,6 +290,19 @@ def test_a_manifest_value_that_would_break_a_pipeline_is_refused(meta, ws: Path,
     assert proc.returncode == 2, proc.stderr
     assert expected in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert_nothing_written(ws)
+
+
+def test_an_image_on_a_registry_with_a_port_is_generated_as_meta_build_accepts_it(meta, ws: Path) -> None:
+    image = "registry.example.com:5443/team/billing"
+    edit_manifest(ws, lambda d: d["metarepo"]["projects"]["services/billing"].update(image=image))
+    proc = meta("ci", "generate", "--include-only", "billing", cwd=ws)
+    assert proc.returncode == 0, proc.stderr
+    text = next((ws / "services/billing" / path).read_text() for path in FILES.values()
+                if (ws / "services/billing" / path).exists())
+    assert image in text and "registry.example.com:5443" in text
+    proc = meta("build", "--include-only", "billing", "--dry-run", "--json", cwd=ws)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["images"][0]["image"] == image
 
 
 def test_a_project_name_with_colon_and_quotes_is_escaped(meta, ws: Path) -> None:

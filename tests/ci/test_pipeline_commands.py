@@ -16,7 +16,7 @@ import pytest
 from metarepo.ci import PROVIDERS
 from metarepo.ci.jenkins import _string
 from metarepo.ci.render import render_pipeline
-from metarepo.ci.validate import parse_yaml
+from metarepo.templating.readback import parse_yaml
 
 from .test_render import values
 

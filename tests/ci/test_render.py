@@ -16,7 +16,7 @@ import yaml
 from metarepo.ci import PROVIDERS
 from metarepo.ci.render import render_pipeline
 from metarepo.ci.values import PipelineValues
-from metarepo.ci.validate import parse_yaml
+from metarepo.templating.readback import parse_yaml
 
 GOLDEN = Path(__file__).parent / "golden"
 

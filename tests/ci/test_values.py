@@ -90,10 +90,14 @@ def test_a_dollar_that_jenkins_would_expand_is_refused_for_jenkins_only(where: s
     ("acme/orders", None, "acme/orders", ""),  # Docker Hub: `docker login` with no server
     ("orders", None, "orders", ""),
     ("localhost/orders", None, "localhost/orders", "localhost"),
+    ("registry.example.com:5443/team/x", None, "registry.example.com:5443/team/x", "registry.example.com:5443"),
+    ("registry.example.com:5443/team/x", "r.io/acme", "registry.example.com:5443/team/x", "registry.example.com:5443"),
+    ("orders", "localhost:5000", "localhost:5000/orders", "localhost:5000"),
+    ("library/busybox", None, "library/busybox", ""),
 ])
 def test_the_image_is_named_as_meta_build_names_it_and_login_goes_to_its_registry(
         image: str, registry: str | None, full: str, host: str) -> None:
-    from metarepo.images.build import image_repository
+    from metarepo.image_reference import image_repository
 
     root = Path("/nonexistent-meta-root")
     own = {"ci": "github", "test": "make test", "branch": "main", "image": image}
@@ -101,7 +105,7 @@ def test_the_image_is_named_as_meta_build_names_it_and_login_goes_to_its_registr
         own["registry"] = registry
     project = Project(name="services/orders", url="git@github.com:acme/orders.git", path=root / "x", settings=own)
     values = values_for(Manifest(root=root, data={}, projects=(project,)), project)
-    assert values.image == full == image_repository(project, None)
+    assert values.image == full == image_repository(project)
     assert values.registry_host == host
     for provider in PROVIDERS:
         text = render_pipeline(None, dataclasses.replace(values, provider=provider)).files[0].text

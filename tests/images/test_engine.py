@@ -43,6 +43,11 @@ def test_build_push_and_rollout_several_services(docker_workspace: Path, engine,
     assert orders["digest"].startswith("sha256:") and Path(orders["log"]).is_file()
     assert registry_tags(engine, "demo/orders") == sorted([sha, "latest"])
 
+    proc = meta_docker(engine, "rollout", "staging", "--dry-run", "--exclude", "notifications", "--json", cwd=ws)
+    preview = json.loads(proc.stdout)["services"][0]
+    assert (preview["action"], preview["digest"], preview["not_known"]) == ("create", orders["digest"], {})
+    assert json.loads(preview["detail"])["Image"] == f"{engine.registry}/demo/orders:{sha}@{orders['digest']}"
+
     proc = meta_docker(engine, "rollout", "staging", "--exclude", "notifications", "--json", cwd=ws)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
@@ -69,6 +74,8 @@ def test_build_push_and_rollout_several_services(docker_workspace: Path, engine,
     proc = meta_docker(engine, "rollout", "staging", "--exclude", "notifications", "--json", cwd=ws)
     assert proc.returncode == 0, proc.stderr
     assert {s["state"] for s in json.loads(proc.stdout)["services"]} == {"unchanged"}
+    proc = meta_docker(engine, "rollout", "staging", "--dry-run", "--exclude", "notifications", "--json", cwd=ws)
+    assert {s["action"] for s in json.loads(proc.stdout)["services"]} == {"unchanged"}
 
 
 def test_a_release_whose_health_check_fails_is_rolled_back_with_its_batch(docker_workspace: Path, engine,
@@ -157,7 +164,10 @@ def test_ctrl_c_during_a_rollout_puts_back_what_it_changed(docker_workspace: Pat
     before = services(docker_client)
     commit_change(ws / "services/orders", "README.md", "# orders\n\nthree\n", "orders: three")
     commit_change(ws / "services/billing", "README.md", "# billing\n\nthree\n", "billing: three")
-    assert meta_docker(engine, "build", "--push", *batch, cwd=ws).returncode == 0
+    built = meta_docker(engine, "build", "--push", *batch, cwd=ws)
+    assert built.returncode == 0, built.stderr
+    line = next(line for line in built.stdout.splitlines() if "services/orders" in line)
+    assert f" {engine.registry}/demo/orders  {head(ws / 'services/orders')}, latest  sha256:" in line  # as --json
 
     proc = subprocess.Popen([sys.executable, "-m", "metarepo", "rollout", "staging", *batch, "--json"], cwd=ws,
                             env={**__import__("os").environ, **engine.env}, stdout=subprocess.PIPE,

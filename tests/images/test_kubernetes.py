@@ -21,10 +21,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from metarepo.ci.kubernetes import KUBERNETES_VERSION, manifest_stream, render_kubernetes, schema_validator
+from metarepo.images.kubernetes_manifests import KUBERNETES_VERSION, manifest_stream, render_kubernetes, schema_validator
 from metarepo.errors import EngineUnavailable, ManifestError
 from metarepo.images.kubernetes import LAST_APPLIED, KubernetesTarget
-from metarepo.images.release import Applied, Healthcheck, Release, RolloutFailed, environment_settings
+from metarepo.images.release import (Action, Applied, Healthcheck, Release, RolloutFailed, Unknown,
+                                     environment_settings)
+from metarepo.templating.environment import Origin
 
 from tests.conftest import git
 
@@ -84,8 +86,8 @@ def override(root: Path, name: str, text: str) -> None:
 def test_the_example_fleets_orders_service_renders_the_golden_manifests(meta_root: Path) -> None:
     settings = fleet_settings()
     manifests = render_kubernetes(meta_root, release(settings), settings)
-    assert [(m.kind, m.name, m.origin) for m in manifests] == [("Service", "orders", "built-in"),
-                                                              ("Deployment", "orders", "built-in")]
+    assert [(m.kind, m.name, m.origin) for m in manifests] == [("Service", "orders", Origin.BUILTIN),
+                                                              ("Deployment", "orders", Origin.BUILTIN)]
     for manifest in manifests:
         golden = GOLDEN / f"orders-{manifest.kind.lower()}.yaml"
         if os.environ.get("META_UPDATE_GOLDEN"):
@@ -206,7 +208,7 @@ def test_an_override_replaces_one_block_and_keeps_the_rest(meta_root: Path) -> N
 {% endblock %}
 """)
     service, deployment = render_kubernetes(meta_root, release(settings), settings)
-    assert (service.origin, deployment.origin) == ("built-in", "meta repo")
+    assert (service.origin, deployment.origin) == (Origin.BUILTIN, Origin.META_REPO)
     assert "ci-templates/kubernetes/deployment.yaml.j2 (meta repo)" in deployment.text.splitlines()[0]
     container = yaml.safe_load(deployment.text)["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"] == {"limits": {"memory": "256Mi"}}
@@ -230,6 +232,39 @@ def test_an_invalid_override_fails_naming_the_template_and_line(meta_root: Path)
     assert ("Kubernetes 1.30 schema (strict): at spec.template.spec.containers.0.resourcez: Additional "
             "properties are not allowed ('resourcez' was unexpected) [resourcez:]") in message
     assert "\n" not in message
+
+
+ESCAPE = """{{% extends "builtin/kubernetes/deployment.yaml.j2" %}}
+{{% block resources %}}
+          resources: {{{{ lipsum.__globals__["os"].system({command!r}) }}}}
+{{% endblock %}}
+"""
+
+
+def test_an_override_escaping_the_sandbox_is_refused_naming_it(meta_root: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    settings = fleet_settings()
+    override(meta_root, "deployment.yaml.j2", ESCAPE.format(command=f"touch {marker}"))
+    with pytest.raises(ManifestError) as caught:
+        render_kubernetes(meta_root, release(settings), settings)
+    assert str(caught.value) == (
+        f"{meta_root}/ci-templates/kubernetes/deployment.yaml.j2:3: refused while rendering for services/orders: "
+        "access to attribute '__globals__' of a function value is unsafe (templates render in a sandbox: values, "
+        "filters and tests only, no Python internals)")
+    assert not marker.exists()
+
+
+def test_meta_rollout_dry_run_with_an_escaping_override_is_one_line(workspace: Path, meta, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    override(workspace, "deployment.yaml.j2", ESCAPE.format(command=f"touch {marker}"))
+    proc = meta("rollout", "production", "--include-only", "orders", "--dry-run", cwd=workspace,
+                env={"DOCKER_HOST": "unix:///nonexistent/metarepo-test.sock", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"meta: {workspace}/ci-templates/kubernetes/deployment.yaml.j2:3: refused while rendering for "
+        "services/orders: access to attribute '__globals__' of a function value is unsafe (templates render in a "
+        "sandbox: values, filters and tests only, no Python internals)"]
+    assert proc.stdout == "" and not marker.exists() and not (workspace / "environments").exists()
 
 
 def test_broken_yaml_and_bad_labels_from_an_override_are_refused(meta_root: Path) -> None:
@@ -445,15 +480,17 @@ def test_an_unchanged_service_is_not_applied(kubectl: FakeKubectl, target) -> No
 def test_preview_asks_the_cluster_and_changes_nothing(kubectl: FakeKubectl, target) -> None:
     kubectl.reply("get", out=recorded("get-existing.json"))
     preview = target.preview(prod_release())
-    assert preview.action == "update"
+    assert (preview.action, preview.not_known) == (Action.UPDATE, ())
     assert preview.detail == manifest_stream(target.manifests(prod_release()))
     assert kubectl.argvs == [GET[:-1] + ["--request-timeout=10s"]]
     kubectl.reply("get")
-    assert target.preview(prod_release()).action == "create"
+    assert target.preview(prod_release()).action is Action.CREATE
     kubectl.reply("get", err=recorded("get-unreachable.err"), rc=1)
-    assert target.preview(prod_release()).action == (
-        "create/update (cluster not asked: cannot reach the Kubernetes cluster: Unable to connect to the server: "
-        "dial tcp: lookup prod-cluster.acme.io on 127.0.0.53:53: no such host)")
+    preview = target.preview(prod_release())
+    assert (preview.action, preview.not_known) == (Action.UNKNOWN, ((Unknown.EXISTS, (
+        "cannot reach the Kubernetes cluster: Unable to connect to the server: dial tcp: lookup prod-cluster.acme.io "
+        "on 127.0.0.53:53: no such host")),))
+    assert preview.detail == manifest_stream(target.manifests(prod_release()))  # what it would apply, still
     assert [argv[4] for argv in kubectl.argvs] == ["get", "get", "get"]
 
 
@@ -470,7 +507,8 @@ def test_kubectl_missing_from_path(tmp_path: Path, monkeypatch, target) -> None:
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    assert target.preview(prod_release()).action == "create/update (cluster not asked: kubectl not found)"
+    preview = target.preview(prod_release())
+    assert (preview.action, preview.not_known) == (Action.UNKNOWN, ((Unknown.EXISTS, "kubectl not found"),))
     with pytest.raises(EngineUnavailable, match=r"kubectl not found .*install kubectl and set `context` for "
                                                 r"production"):
         target.deploy(prod_release())
@@ -491,7 +529,7 @@ def test_a_kubectl_that_hangs_is_ended_by_its_timeout(kubectl: FakeKubectl, targ
 
 
 def test_ctrl_c_during_the_rollout_puts_it_back(kubectl: FakeKubectl, target, meta_root: Path) -> None:
-    from metarepo.images.rollout import RolloutPlan, run_rollout
+    from metarepo.images.rollout import RolloutPlan, StepState, run_rollout
 
     kubectl.reply("get", out=recorded("get-existing.json")).reply("apply", out=recorded("apply-configured.out")) \
         .reply("rollout", "status", sleep=30, interrupt=True) \
@@ -501,7 +539,7 @@ def test_ctrl_c_during_the_rollout_puts_it_back(kubectl: FakeKubectl, target, me
     plan = RolloutPlan(environment_settings("production", PROD), (prod_release(),), {}, "manifest")
     result = run_rollout(None, plan, target)
     assert result.interrupted and not result.ok
-    assert [(s.service, s.state) for s in result.steps] == [("orders", "rolled back")]
+    assert [(s.service, s.state) for s in result.steps] == [("orders", StepState.ROLLED_BACK)]
     assert result.steps[0].detail == "interrupted; rolled back to revision 3"
     assert kubectl.argvs == [GET, APPLY, STATUS, UNDO, STATUS]  # the interrupted apply was undone, by revision
     assert notes[-1] == ("orders: interrupted after `kubectl apply`; to put it back by hand: kubectl --context "

@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from metarepo.errors import ManifestError
 from metarepo.images.build import plan_builds
-from metarepo.images.references import (check_repository, normalize_repository, repository, short_reference,
-                                        split_reference)
 from metarepo.images.release import environment_settings
 from metarepo.manifest import load_manifest
 from tests.conftest import git
 from tests.images.conftest import make_layered_fleet
 
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/metarepo-test.sock"}
-
-
-def test_image_references_follow_dockers_grammar():
-    for good in ("orders", "acme/orders", "127.0.0.1:5000/demo/orders", "registry.acme.io/a/b-c/d__e.f",
-                 "localhost/x"):
-        assert check_repository(good, "k") == good
-    for bad in ("Orders", "acme//orders", "-x", "a/-x", "x:tag", "a b", "", "a" * 256, "acme/orders/"):
-        with pytest.raises(ManifestError, match="k: .*not a valid image name"):
-            check_repository(bad, "k")
-    assert repository("127.0.0.1:5000/demo", "orders") == "127.0.0.1:5000/demo/orders"
-    assert repository("127.0.0.1:5000/demo/", "ghcr.io/acme/orders") == "ghcr.io/acme/orders"
-    assert repository(None, "orders") == "orders"
-    assert split_reference("127.0.0.1:5000/demo/orders") == ("127.0.0.1:5000/demo/orders", None, None)
-    assert split_reference("127.0.0.1:5000/o:v1@sha256:ab") == ("127.0.0.1:5000/o", "v1", "sha256:ab")
-    assert normalize_repository("busybox") == normalize_repository("docker.io/library/busybox")
-    assert short_reference("r:1/demo/orders:61782f1f44650ec72c17@sha256:86") == "orders:61782f1f4465"
 
 
 @pytest.mark.parametrize("raw,key", [
@@ -116,8 +99,8 @@ def test_bad_build_settings_are_bad_input(workspace: Path, meta):
     (workspace / ".meta").write_text(json.dumps(data))
     proc = meta("build", cwd=workspace, env=NO_ENGINE)
     assert proc.returncode == 2 and "context: '../elsewhere' is outside the project" in proc.stderr
-    proc = meta("build", "--tag", "-bad", cwd=workspace, env=NO_ENGINE)
-    assert proc.returncode == 2
+    proc = meta("build", "--image-tag", "-bad", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 2 and "--image-tag: '-bad' is not a valid image tag" in proc.stderr
 
 
 def test_engine_not_running_is_one_line(workspace: Path, meta):
@@ -152,7 +135,7 @@ def test_rollout_refuses_a_change_with_no_safe_order_before_touching_anything(wo
     assert not (workspace / "environments").exists()
 
 
-def test_dry_run_without_an_engine_still_shows_the_plan(workspace: Path, meta):
+def test_dry_run_without_an_engine_shows_the_specs_and_what_it_could_not_find_out(workspace: Path, meta):
     proc = meta("rollout", "staging", "--dry-run", "--exclude", "notifications", "--json", cwd=workspace,
                 env=NO_ENGINE)
     assert proc.returncode == 0, proc.stderr
@@ -160,9 +143,42 @@ def test_dry_run_without_an_engine_still_shows_the_plan(workspace: Path, meta):
     assert doc["order_from"] == "contracts" and doc["target"] == "swarm"
     assert [s["service"] for s in doc["services"]] == ["orders", "billing", "shipping", "gateway"]
     sha = git("rev-parse", "HEAD", cwd=workspace / "services/orders")
-    assert doc["services"][0]["image"] == f"127.0.0.1:5000/demo/orders:{sha}"
-    assert {s["action"] for s in doc["services"]} == {"create or update (engine not reachable)"}
+    orders = doc["services"][0]
+    assert orders["image"] == f"127.0.0.1:5000/demo/orders:{sha}" and orders["digest"] is None
+    assert {s["action"] for s in doc["services"]} == {"unknown"}
+    unreachable = ("cannot reach the Docker engine at unix:///nonexistent/metarepo-test.sock: no such file or "
+                   "directory")
+    assert orders["not_known"] == {"exists": unreachable, "digest": unreachable}
+    spec = json.loads(orders["detail"])  # the service spec it would apply, the image by tag
+    assert (spec["Name"], spec["Image"], spec["Replicas"]) == ("orders", orders["image"], 1)
+    assert spec["UpdateConfig"]["FailureAction"] == "rollback"
     assert not (workspace / "environments").exists()
+
+    proc = meta("rollout", "staging", "--dry-run", "--exclude", "notifications", cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 0, proc.stderr
+    assert "create or update?" in proc.stdout.splitlines()[2]
+    assert proc.stderr.splitlines() == [
+        f"note: not found out whether each service exists, so whether it would be created or updated: {unreachable}",
+        f"note: not found out the image digests, so each spec names its image by tag: {unreachable}"]
+    assert f'--- orders ---\n{{\n  "Name": "orders",\n  "Image": "{orders["image"]}",' in proc.stdout
+
+
+def test_a_kubernetes_dry_run_says_the_same_of_what_it_could_not_find_out(workspace: Path, meta, tmp_path: Path):
+    no_kubectl = tmp_path / "bin"  # git, and no kubectl
+    no_kubectl.mkdir()
+    (no_kubectl / "git").symlink_to(shutil.which("git"))
+    proc = meta("rollout", "production", "--dry-run", "--include-only", "orders", cwd=workspace,
+                env={**NO_ENGINE, "PATH": str(no_kubectl)})
+    assert proc.returncode == 0, proc.stderr
+    assert "create or update?" in proc.stdout.splitlines()[2]
+    assert proc.stderr.splitlines() == [
+        "note: not found out whether each service exists, so whether it would be created or updated: kubectl not "
+        "found",
+        "note: not found out the image digests, so each spec names its image by tag: cannot reach the Docker engine "
+        "at unix:///nonexistent/metarepo-test.sock: no such file or directory"]
+    sha = git("rev-parse", "HEAD", cwd=workspace / "services/orders")
+    assert "--- orders ---\n# Rendered by `meta rollout production`" in proc.stdout
+    assert f"image: \"127.0.0.1:5000/demo/orders:{sha}\"" in proc.stdout  # by tag
 
 
 def test_services_without_contracts_keep_manifest_order(tmp_path: Path, meta):
@@ -185,5 +201,22 @@ def test_build_dry_run_shows_the_order_and_builds_nothing(tmp_path: Path, meta):
     sha = git("rev-parse", "HEAD", cwd=root / "images/api")
     assert doc["images"][1]["tags"] == [f"127.0.0.1:5999/t/api:{sha}", "127.0.0.1:5999/t/api:latest"]
     proc = meta("build", "--dry-run", cwd=root, env=NO_ENGINE)
-    assert "images/api     api:" in proc.stdout and proc.stdout.splitlines()[2].endswith("images/base")
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["PROJECT", "IMAGE", "TAGS", "AFTER"]  # the registry and every tag, as --json has
+    assert lines[2].split() == ["images/api", "127.0.0.1:5999/t/api", f"{sha},", "latest", "images/base"]
     assert not (root / ".metarepo" / "builds").exists()
+
+
+def test_build_tag_selects_projects_as_everywhere_and_image_tag_tags_images(workspace: Path, meta):
+    proc = meta("build", "--dry-run", "--json", "--tag", "edge", "--image-tag", "rc1", "--image-tag", "rc1",
+                cwd=workspace, env=NO_ENGINE)
+    assert proc.returncode == 0, proc.stderr
+    images = json.loads(proc.stdout)["images"]
+    assert [i["project"] for i in images] == ["services/notifications", "services/gateway"]
+    sha = git("rev-parse", "HEAD", cwd=workspace / "services/gateway")
+    assert images[1]["tags"] == [f"127.0.0.1:5000/demo/gateway:{t}" for t in (sha, "latest", "rc1")]
+    proc = meta("build", "--dry-run", "--tag", "rc1", cwd=workspace, env=NO_ENGINE)  # the old meaning: a mistake
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "meta: no project has tag 'rc1' (tags in the manifest: backend, core, edge)"
+    proc = meta("build", "--help", cwd=workspace)
+    assert "--image-tag T" in proc.stdout and "--project-tag" not in proc.stdout

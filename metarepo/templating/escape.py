@@ -1,11 +1,13 @@
-"""Values escaped for where a pipeline puts them: YAML scalars and Groovy strings.
+"""Values escaped for where a rendered file puts them: YAML scalars and Groovy strings.
 
-Every ``{{ value }}`` in a template goes through the template's dialect (a
+Every ``{{ value }}`` in a template goes through the template's ``Dialect`` (a
 Jinja ``finalize``), so a template author cannot forget to escape: a string
 becomes a double-quoted YAML scalar or a single-quoted Groovy string, whatever
-it holds (colons, quotes, newlines, ``#``). On top of the quoting, each CI
-system's own expansion syntax is neutralised where it would run inside a
+it holds (colons, quotes, newlines, ``#``). On top of the quoting, a dialect
+neutralises its file's own expansion syntax where it would run inside a
 value: GitHub's ``${{ }}`` expressions and CircleCI's ``<< >>`` parameters.
+A new kind of file (a proxy's config, say) is a new ``Dialect`` member and
+its branch in ``finalizer``.
 Text a template means literally is marked with the ``verbatim`` filter;
 names used as variables go through ``identifier``, which refuses anything
 that is not one.
@@ -14,6 +16,7 @@ that is not one.
 from __future__ import annotations
 
 import re
+from enum import Enum
 from typing import Any, Callable
 
 from metarepo.errors import UsageError
@@ -21,33 +24,37 @@ from metarepo.errors import UsageError
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class Dialect(Enum):
+    """How a template's values are escaped: for which kind of file it writes."""
+
+    YAML = "yaml"  # any YAML document (GitLab CI, Kubernetes manifests)
+    GITHUB = "github"  # YAML, and GitHub Actions' ${{ }} neutralised
+    CIRCLECI = "circleci"  # YAML, and CircleCI's << >> neutralised
+    GROOVY = "groovy"  # a Jenkinsfile
+
+
 class Verbatim(str):
     """Text a template writes as it is (already valid where it stands)."""
 
 
-def _needs_yaml_escape(ch: str) -> bool:
-    code = ord(ch)
-    return (code < 0x20 or 0x7F <= code <= 0x9F or ch in "\u2028\u2029\ufeff"
-            or 0xD800 <= code <= 0xDFFF or ch in "\\\"")
-
-
+_YAML_ESCAPED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\\\\\"]")
 _YAML_NAMED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
 
 
+def _yaml_escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch in _YAML_NAMED:
+        return _YAML_NAMED[ch]
+    return f"\\x{ord(ch):02x}" if ord(ch) <= 0xFF else f"\\u{ord(ch):04x}"
+
+
 def yaml_string(text: str) -> str:
-    """``text`` as a double-quoted YAML scalar that reads back as exactly ``text``."""
-    out = ['"']
-    for ch in text:
-        if not _needs_yaml_escape(ch):
-            out.append(ch)
-        elif ch in _YAML_NAMED:
-            out.append(_YAML_NAMED[ch])
-        elif ord(ch) <= 0xFF:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(f"\\u{ord(ch):04x}")
-    out.append('"')
-    return "".join(out)
+    """``text`` as a double-quoted YAML scalar that reads back as exactly ``text``.
+
+    Escaped: control characters, C1, the line and paragraph separators, the
+    BOM, lone surrogates, the backslash and the double quote.
+    """
+    return '"' + _YAML_ESCAPED.sub(_yaml_escape, text) + '"'
 
 
 _GROOVY_NAMED = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
@@ -101,11 +108,11 @@ def _scalar(value: Any, quote: Callable[[str], str], literal: Callable[[str], st
                      "loop over it or pick one item")
 
 
-def finalizer(dialect: str) -> Callable[[Any], str]:
-    """The Jinja ``finalize`` for ``dialect``: yaml, github, circleci or groovy."""
+def finalizer(dialect: Dialect) -> Callable[[Any], str]:
+    """The Jinja ``finalize`` for ``dialect``."""
     same = (lambda s: s)
-    literal = {"github": github_literal, "circleci": circleci_literal}.get(dialect, same)
-    if dialect == "groovy":
+    literal = {Dialect.GITHUB: github_literal, Dialect.CIRCLECI: circleci_literal}.get(dialect, same)
+    if dialect is Dialect.GROOVY:
         return lambda value: _scalar(value, groovy_string, same, ("true", "false"))
     return lambda value: _scalar(value, yaml_string, literal, ("true", "false"))
 

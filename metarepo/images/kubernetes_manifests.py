@@ -1,8 +1,9 @@
 """Render one release's Kubernetes Deployment and Service, then validate them offline.
 
 The templates are ``ci-templates/kubernetes/{service,deployment}.yaml.j2``,
-read like the CI templates (the meta repo's own file first, whole or block
-by block, then the built-in one) and escaped with the same YAML dialect.
+rendered through ``metarepo.templating`` like the CI pipelines (the meta
+repo's own file first, whole or block by block, then the built-in one; in
+the sandbox) and escaped with the YAML dialect.
 Each rendered document is parsed (duplicate keys refused), validated with
 ``kubernetes-validate`` against the strict schemas it ships for one
 Kubernetes version (no cluster, no network), then checked for what the API
@@ -19,14 +20,14 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from metarepo.ci.render import invalid_render, render_text
-from metarepo.ci.templates import OVERRIDE_DIR, template_origin
 from metarepo.errors import ManifestError, UsageError
-
-if TYPE_CHECKING:
-    from metarepo.images.release import EnvironmentSettings, Release
+from metarepo.images.release import EnvironmentSettings, Release
+from metarepo.templating.environment import OVERRIDE_DIR, Origin, template_origin
+from metarepo.templating.escape import Dialect
+from metarepo.templating.readback import Problem, line_at, parse_yaml
+from metarepo.templating.render import invalid_render, render_template
 
 KUBERNETES_VERSION = "1.30"  # validated against unless the environment sets `kubernetes_version`
 DEFAULT_PORT = 8080  # the Service's port when the project sets none
@@ -47,19 +48,13 @@ class KubernetesManifest:
     kind: str  # Deployment | Service
     name: str
     template: str  # e.g. "kubernetes/deployment.yaml.j2"
-    origin: str  # "meta repo" or "built-in"
+    origin: Origin
     text: str
     document: Mapping[str, Any] = field(compare=False, repr=False, hash=False)
 
 
-class _Problem(Exception):
-    def __init__(self, message: str, path: tuple[Any, ...] = ()) -> None:
-        super().__init__(message)
-        self.message, self.path = message, path
-
-
-def render_kubernetes(meta_root: Path | None, release: "Release",
-                      settings: "EnvironmentSettings") -> tuple[KubernetesManifest, ...]:
+def render_kubernetes(meta_root: Path | None, release: Release,
+                      settings: EnvironmentSettings) -> tuple[KubernetesManifest, ...]:
     """The Service and Deployment for ``release`` in ``settings``' environment, rendered and validated."""
     version = kubernetes_version(settings)
     context = kubernetes_values(meta_root, release, settings)
@@ -67,15 +62,15 @@ def render_kubernetes(meta_root: Path | None, release: "Release",
     for kind, template in TEMPLATES:
         origin = template_origin(meta_root, template)
         subject = f"{release.project} as {template.rsplit('/', 1)[-1].removesuffix('.j2')}"
-        body = render_text(meta_root, template, "yaml", context, release.project).rstrip("\n") + "\n"
-        text = (f"# Rendered by `meta rollout {settings.name}` from {OVERRIDE_DIR}/{template} ({origin}) "
+        body = render_template(meta_root, template, Dialect.YAML, context, release.project).rstrip("\n") + "\n"
+        text = (f"# Rendered by `meta rollout {settings.name}` from {OVERRIDE_DIR}/{template} ({origin.value}) "
                 f"for {release.project}.\n" + body)
         try:
             document = _parse(text)
             _expect(document, kind, release.service)
             _validate_schema(document, version)
             _check(document, manifests[0].document if manifests else None)
-        except _Problem as exc:
+        except Problem as exc:
             raise invalid_render(meta_root, template, subject, text, _line(text, exc), exc.message) from None
         manifests.append(KubernetesManifest(kind, release.service, template, origin, text, document))
     return tuple(manifests)
@@ -89,7 +84,7 @@ def manifest_stream(manifests: tuple[KubernetesManifest, ...]) -> str:
 # -- the values a template sees ---------------------------------------------------
 
 
-def kubernetes_values(meta_root: Path | None, release: "Release", settings: "EnvironmentSettings") -> dict:
+def kubernetes_values(meta_root: Path | None, release: Release, settings: EnvironmentSettings) -> dict:
     """What the Kubernetes templates render with, for one release (checked here, escaped by the dialect)."""
     env_key = f"metarepo.environments.{settings.name}"
     namespace = settings.namespace
@@ -148,7 +143,7 @@ def port_setting(project: str, settings: Mapping[str, Any]) -> int | None:
     return value
 
 
-def kubernetes_version(settings: "EnvironmentSettings") -> str:
+def kubernetes_version(settings: EnvironmentSettings) -> str:
     """The Kubernetes version manifests are validated against: the environment's ``kubernetes_version``."""
     value = settings.raw.get("kubernetes_version", KUBERNETES_VERSION) if settings.raw else KUBERNETES_VERSION
     known = _known_versions()
@@ -169,7 +164,7 @@ def _known_versions() -> list[str]:
     return sorted({major_minor(v) for v in all_versions()}, key=lambda v: tuple(int(p) for p in v.split(".")))
 
 
-def _probe(release: "Release", declared_port: int | None) -> dict | None:
+def _probe(release: Release, declared_port: int | None) -> dict | None:
     """The readiness probe: the image's HEALTHCHECK as an exec probe, else TCP on a declared port, else none."""
     check = release.healthcheck
     if check is not None and check.test and check.test[0] != "NONE" and check.command:
@@ -192,28 +187,17 @@ def _label_value(text: str) -> str:
 
 
 def _parse(text: str) -> dict[str, Any]:
-    from metarepo.ci.validate import Problem, parse_yaml
-
-    try:
-        return parse_yaml(text, "manifest")
-    except Problem as exc:
-        raise _Problem(exc.message, ("line", exc.line)) from None
+    return parse_yaml(text, "manifest")
 
 
-def _line(text: str, problem: _Problem) -> int | None:
-    if problem.path[:1] == ("line",):
-        return problem.path[1]
-    import yaml
-
-    from metarepo.ci.validate import line_of, yaml_loader
-
-    return line_of(yaml.compose(text, Loader=yaml_loader()), problem.path)
+def _line(text: str, problem: Problem) -> int | None:
+    return problem.line if problem.line is not None else line_at(text, problem.path)
 
 
 def _expect(document: dict[str, Any], kind: str, name: str) -> None:
     metadata = document.get("metadata")
     if document.get("kind") != kind or not isinstance(metadata, dict) or metadata.get("name") != name:
-        raise _Problem(f"this template must render the {kind} named {name!r} (`meta rollout` waits for it "
+        raise Problem(f"this template must render the {kind} named {name!r} (`meta rollout` waits for it "
                        "by that name)", ("kind",))
 
 
@@ -222,10 +206,10 @@ def _validate_schema(document: dict[str, Any], version: str) -> None:
 
     api_version, kind = document.get("apiVersion"), document.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
-        raise _Problem("a manifest needs apiVersion and kind", ("apiVersion",))
+        raise Problem("a manifest needs apiVersion and kind", ("apiVersion",))
     validator = schema_validator(version, kind, api_version)
     if validator is None:
-        raise _Problem(f"kubernetes-validate has no schema for {kind} {api_version} in Kubernetes {version}",
+        raise Problem(f"kubernetes-validate has no schema for {kind} {api_version} in Kubernetes {version}",
                        ("apiVersion",))
     error = jsonschema.exceptions.best_match(validator.iter_errors(document))
     if error is not None:
@@ -235,7 +219,7 @@ def _validate_schema(document: dict[str, Any], version: str) -> None:
             path += tuple(key for key in error.instance if key not in known)[:1]  # point at the unknown key
         at = ".".join(str(p) for p in path) or "(top)"
         message = error.message if len(error.message) <= 200 else error.message[:199] + "…"
-        raise _Problem(f"Kubernetes {version} schema (strict): at {at}: {message}", path)
+        raise Problem(f"Kubernetes {version} schema (strict): at {at}: {message}", path)
 
 
 @functools.lru_cache(maxsize=32)
@@ -287,37 +271,37 @@ def _check(document: dict[str, Any], service: Mapping[str, Any] | None) -> None:
     selector = (spec.get("selector") or {}).get("matchLabels") or {}
     for key, value in selector.items():
         if template_labels.get(key) != value:
-            raise _Problem(f"the selector {key}={value} does not match the pod template's labels",
+            raise Problem(f"the selector {key}={value} does not match the pod template's labels",
                            ("spec", "selector", "matchLabels", key))
     if service is not None:
         for key, value in ((service.get("spec") or {}).get("selector") or {}).items():
             if template_labels.get(key) != value:
-                raise _Problem(f"the Service selects {key}={value}, which these pods are not labelled with",
+                raise Problem(f"the Service selects {key}={value}, which these pods are not labelled with",
                                ("spec", "template", "metadata", "labels"))
         names = {p.get("name") for c in (spec.get("template") or {}).get("spec", {}).get("containers", [])
                  for p in c.get("ports") or []}
         for port in (service.get("spec") or {}).get("ports") or []:
             target = port.get("targetPort")
             if isinstance(target, str) and target not in names:
-                raise _Problem(f"the Service's targetPort {target!r} names no port of the pods",
+                raise Problem(f"the Service's targetPort {target!r} names no port of the pods",
                                ("spec", "template", "spec", "containers"))
     deadline, ready = spec.get("progressDeadlineSeconds"), spec.get("minReadySeconds", 0)
     if isinstance(deadline, int) and isinstance(ready, int) and deadline <= ready:
-        raise _Problem(f"progressDeadlineSeconds ({deadline}) must be greater than minReadySeconds ({ready}): "
+        raise Problem(f"progressDeadlineSeconds ({deadline}) must be greater than minReadySeconds ({ready}): "
                        "raise the environment's `timeout` or lower `update.monitor`", ("spec", "progressDeadlineSeconds"))
     rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
     if rolling.get("maxSurge") in (0, "0%") and rolling.get("maxUnavailable") in (0, "0%"):
-        raise _Problem("maxSurge and maxUnavailable cannot both be 0", ("spec", "strategy", "rollingUpdate"))
+        raise Problem("maxSurge and maxUnavailable cannot both be 0", ("spec", "strategy", "rollingUpdate"))
 
 
 def _check_key(key: Any, path: tuple[Any, ...]) -> None:
     match = _QUALIFIED.match(str(key))
     if not match or len(match.group("name")) > 63 or len(match.group("prefix") or "") > 253:
-        raise _Problem(f"{key!r} is not a valid label or annotation key (an optional DNS prefix and '/', then "
+        raise Problem(f"{key!r} is not a valid label or annotation key (an optional DNS prefix and '/', then "
                        "at most 63 letters, digits, '-', '_' or '.')", path)
 
 
 def _check_label_value(value: Any, path: tuple[Any, ...]) -> None:
     if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-        raise _Problem(f"{value!r} is not a valid label value (at most 63 letters, digits, '-', '_' or '.', "
+        raise Problem(f"{value!r} is not a valid label value (at most 63 letters, digits, '-', '_' or '.', "
                        "starting and ending with a letter or digit); put it in an annotation", path)
