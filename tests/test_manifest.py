@@ -54,6 +54,32 @@ def test_unknown_environment_names_the_known_ones(tmp_path):
     ('[]', ".meta", "top level"),
     ('{"projects": {}, "metarepo": {"projects": {"ghost": {}}}}', "metarepo.projects.ghost", "names no project"),
     ('{"projects": {}, "metarepo": []}', "metarepo", "must be an object"),
+    ('{"projects": {}, "x": ' + "[" * 100000 + "]" * 100000 + "}", ".meta", "nested more than 64 levels"),
+    ('{"projects": {}, "x": ' + "[" * 200 + "]" * 200 + "}", ".meta", "nested more than 64 levels"),
+    ('{"projects": {},\n "x": ' + "9" * 5000 + "}", ".meta:2:7", "a number with more than 4300 digits"),
+    ('{"projects": {}, "x": NaN}', ".meta", "NaN is not valid JSON"),
+    ('{"projects": {"a": "u"}, "metarepo": {"projects": {"a": {"tags": 5}}}}', "metarepo.projects.a.tags",
+     "must be a list of tag names, not a number"),
+    ('{"projects": {"a": "u"}, "metarepo": {"projects": {"a": {"tags": "backend"}}}}', "metarepo.projects.a.tags",
+     'like ["backend"], not a string'),
+    ('{"projects": {"a": "u"}, "metarepo": {"defaults": {"tags": "edge"}}}', "metarepo.defaults.tags",
+     "not a string"),
+    ('{"projects": {"a": "u"}, "metarepo": {"projects": {"a": {"tags": ["x,y"]}}}}', "metarepo.projects.a.tags",
+     '"x,y" is not a tag name'),
+    ('{"projects": {"a": "u"}, "metarepo": {"projects": {"a": {"tags": [7]}}}}', "metarepo.projects.a.tags",
+     "7 is not a tag name"),
+    ('{"projects": {".metarepo": "u"}}', "projects..metarepo", "the meta repo's own"),
+    ('{"projects": {".Metarepo/x": "u"}}', "projects..Metarepo/x", "the meta repo's own"),
+    ('{"projects": {".gitignore": "u"}}', "projects..gitignore", "the meta repo's own"),
+    ('{"projects": {".GIT/hooks": "u"}}', "projects..GIT/hooks", "inside, a .git directory"),
+    ('{"projects": {"a/.Git./hooks": "u"}}', "projects.a/.Git./hooks", ".git directory"),
+    ('{"projects": {"a/.g\u200cit": "u"}}', "projects.a/.g\u200cit", ".git directory"),
+    ('{"projects": {"GIT~1/x": "u"}}', "projects.GIT~1/x", ".git directory"),
+    ('{"projects": {"a\\nb": "u"}}', "projects.a\\nb:", "control character"),
+    ('{"projects": {"a\\u001b[2Jb": "u"}}', "projects.a\\x1b[2Jb:", "control character"),
+    ('{"projects": {"a\\tb": "u"}}', "projects.a\\tb:", "control character"),
+    ('{"projects": {}, "metarepo": {"projects": {"gh\\nost": {}}}}', "metarepo.projects.gh\\nost:",
+     "names no project"),
 ])
 def test_malformed_manifest_is_one_clear_line(tmp_path, meta, text, where, what):
     root = write_meta(tmp_path / "m", text)
@@ -176,7 +202,7 @@ def test_a_new_file_gets_the_umasks_mode_and_an_old_one_keeps_its_own(tmp_path, 
     assert stat.S_IMODE(private.stat().st_mode) == 0o640 and private.read_text() == "y"
     old = os.umask(0o077)
     try:
-        from metarepo.manifest import _umask
+        from metarepo.files import umask as _umask
 
         _umask.cache_clear()
         write_atomic(tmp_path / "graph.html", "<svg/>")
