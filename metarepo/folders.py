@@ -44,6 +44,8 @@ def check_folder(name: Any, filename: str = ".meta") -> None:
         raise ManifestError("the folder may not contain '..'", file=filename, key=key)
     if normalize_folder(name) in (".", ""):
         raise ManifestError("the folder may not be the meta repo itself", file=filename, key=key)
+    if any(len(part.encode("utf-8")) > 255 for part in parts):
+        raise ManifestError("a folder name may not be longer than 255 bytes", file=filename, key=key)
     if any(part.startswith("-") for part in parts):
         raise ManifestError("a folder name may not start with '-'", file=filename, key=key)
     stored = [_as_stored(part) for part in normalize_folder(name).split("/")]

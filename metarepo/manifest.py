@@ -139,6 +139,9 @@ def ensure_state_dir(root: Path) -> Path:
     if reason:
         raise UsageError(f"{printable(str(state))} leads outside the meta repo: {reason}; refused",
                          hint="remove the link")
+    if state.exists() and not state.is_dir():
+        raise UsageError(f"{printable(str(state))} is not a folder (meta keeps its local state there)",
+                         hint="move it away")
     state.mkdir(exist_ok=True)
     ignore = state / ".gitignore"
     if not ignore.exists():
@@ -189,6 +192,8 @@ def load_manifest(root: Path | None = None) -> Manifest:
         raise NotFoundError(f"{file}: no such file", hint="run `meta init` or pass -C DIR") from None
     except UnicodeDecodeError as exc:
         raise ManifestError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(file)) from None
+    except OSError as exc:  # a folder, say
+        raise ManifestError(f"cannot read it: {exc.strerror or exc}", file=str(file)) from None
     data = parse_manifest_text(text, str(file))
     return Manifest(root=root, data=data, projects=build_projects(root, data, str(file)))
 

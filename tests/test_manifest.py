@@ -80,7 +80,9 @@ def test_unknown_environment_names_the_known_ones(tmp_path):
     ('{"projects": {"a\\tb": "u"}}', "projects.a\\tb:", "control character"),
     ('{"projects": {}, "metarepo": {"projects": {"gh\\nost": {}}}}', "metarepo.projects.gh\\nost:",
      "names no project"),
+    ('{"projects": {"a/' + "b" * 256 + '": "u"}}', "projects.a/bbb", "longer than 255 bytes"),
 ])
+
 def test_malformed_manifest_is_one_clear_line(tmp_path, meta, text, where, what):
     root = write_meta(tmp_path / "m", text)
     proc = meta("status", cwd=root)
@@ -90,6 +92,17 @@ def test_malformed_manifest_is_one_clear_line(tmp_path, meta, text, where, what)
     assert where in lines[0] and what in lines[0]
     assert lines[0].startswith(f"meta: {root / '.meta'}")
 
+
+def test_a_manifest_or_state_folder_of_the_wrong_kind_is_one_line(tmp_path, meta):
+    (tmp_path / "a/.meta").mkdir(parents=True)
+    proc = meta("-C", str(tmp_path / "a"), "status")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"meta: {tmp_path / 'a/.meta'}: cannot read it: Is a directory"]
+    write_meta(tmp_path / "b", '{"projects": {}}')
+    (tmp_path / "b/.metarepo").write_text("")
+    proc = meta("project", "add", "x", "file:///x", cwd=tmp_path / "b")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert ".metarepo is not a folder" in proc.stderr
 
 def test_malformed_json_names_file_line_and_column(tmp_path, meta):
     root = write_meta(tmp_path, '{\n  "projects": {\n    "a": "u"\n    "b": "v"\n  }\n}\n')
@@ -210,3 +223,18 @@ def test_a_new_file_gets_the_umasks_mode_and_an_old_one_keeps_its_own(tmp_path, 
     finally:
         os.umask(old)
         _umask.cache_clear()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["tags", "branch", "vars", "image"]), json_values, max_size=3),
+       st.sampled_from(["defaults", "own"]))
+def test_random_project_settings_load_or_give_a_clear_error(tmp_path_factory, settings_, where):
+    root = tmp_path_factory.mktemp("s")
+    ours = {"defaults": settings_} if where == "defaults" else {"projects": {"a": settings_}}
+    (root / ".meta").write_text(json.dumps({"projects": {"a": "file:///a"}, "metarepo": ours}))
+    try:
+        projects = load_manifest(root).projects
+    except ManifestError as exc:
+        assert exc.exit_code == 2 and "tags" in str(exc)
+        return
+    assert all(isinstance(tag, str) and tag and "," not in tag for tag in projects[0].tags)
