@@ -96,4 +96,4 @@ def check_inside(root: str | os.PathLike[str], name: str) -> None:
     """Refuse the folder ``name`` now if a symlink leads it outside ``root`` (one made since loading, say)."""
     escape = leads_outside(os.path.realpath(root), normalize_folder(name), {})
     if escape:
-        raise UsageError(f"{printable(name)}: the folder leads outside the meta repo: {escape}; refused")
+        raise UsageError(f"{printable(name)} leads outside the meta repo: {escape}; refused")

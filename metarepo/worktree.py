@@ -54,7 +54,7 @@ def clone_state(path: Path) -> CloneState:
     gd = git_dir(path)
     if gd is None:
         return CloneState.NOT_GIT
-    if names == [".git"] and gd == path / ".git" and _never_finished(gd):
+    if names == [".git"] and gd == path / ".git" and not gd.is_symlink() and _never_finished(gd):
         return CloneState.PARTIAL
     return CloneState.CLONED
 

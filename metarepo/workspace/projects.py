@@ -14,6 +14,7 @@ from typing import Sequence
 
 from metarepo import git
 from metarepo.errors import UsageError, WorkFailed
+from metarepo.folders import check_inside
 from metarepo.manifest import (MANIFEST_NAME, Manifest, check_folder, dump_manifest, edit_lock, load_manifest,
                                new_manifest, normalize_folder, save_manifest, with_project, without_project,
                                write_atomic)
@@ -54,8 +55,6 @@ def remove_project(manifest: Manifest, name: str) -> Manifest:
 
 def import_project(manifest: Manifest, name: str, url: str | None = None) -> Manifest:
     """Add an existing clone at ``name``; its URL read from its ``origin`` when not given."""
-    from metarepo.folders import check_inside
-
     check_folder(name, str(manifest.file))
     check_inside(manifest.root, name)  # before reading anything there
     folder = manifest.root / normalize_folder(name)
@@ -86,6 +85,7 @@ def ignore_change(root: Path, *, add: Sequence[str] = (), remove: Sequence[str] 
     nothing changes. Call it inside the edit lock.
     """
     file = Path(root) / ".gitignore"
+    check_inside(root, ".gitignore")  # a link to a file elsewhere would copy that file into the meta repo
     try:
         text = file.read_text(encoding="utf-8") if file.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:

@@ -96,7 +96,7 @@ def test_a_link_an_earlier_clone_made_is_refused_before_the_next_clone_writes(tm
     url = _meta_repo(tmp_path, {"lib": f"file://{tmp_path / 'lib.git'}", "lib/vendor/x": orders}, {})
     proc = meta("clone", url, str(tmp_path / "ws"), "-j", "1")
     assert proc.returncode == 1, proc.stderr
-    assert "lib/vendor/x: the folder leads outside the meta repo: lib/vendor is a link to" in proc.stderr
+    assert "lib/vendor/x leads outside the meta repo: lib/vendor is a link to" in proc.stderr
     assert (tmp_path / "ws/lib/README").is_file()
     assert list(outside.iterdir()) == []
 
@@ -110,3 +110,15 @@ def test_a_state_folder_linked_outside_is_refused(workspace, meta, tmp_path):
     assert proc.returncode == 2
     assert ".metarepo leads outside the meta repo: .metarepo is a link to" in proc.stderr
     assert list(outside.iterdir()) == []
+
+
+def test_a_gitignore_linked_outside_is_not_copied_in(tmp_path, meta):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password=hunter2\n")
+    root = tmp_path / "m"
+    root.mkdir()
+    assert meta("init", cwd=root).returncode == 0
+    os.symlink(secret, root / ".gitignore")
+    proc = meta("project", "add", "a", "file:///a.git", cwd=root)
+    assert proc.returncode == 2 and ".gitignore is a link to" in proc.stderr
+    assert (root / ".gitignore").is_symlink() and "hunter2" not in (root / ".meta").read_text()
