@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from metarepo.errors import ManifestError, NotFoundError, UsageError, WorkFailed, printable
-from metarepo.files import lock_file, replace_files, write_atomic
+from metarepo.files import LOCK_WAIT, lock_file, replace_files, write_atomic
 from metarepo.folders import check_folder, check_inside, leads_outside, normalize_folder
 from metarepo.urls import redact, unsafe_reason
 from metarepo.worktree import CloneState, clone_state
@@ -150,7 +150,7 @@ def ensure_state_dir(root: Path) -> Path:
 
 
 @contextlib.contextmanager
-def edit_lock(root: Path) -> Iterator[None]:
+def edit_lock(root: Path, *, wait: float = LOCK_WAIT) -> Iterator[None]:
     """Hold the meta repo's edit lock (``.metarepo/edit.lock``) for the ``with`` block.
 
     Take it before reading a shared file of the meta repo (``.meta``,
@@ -158,11 +158,12 @@ def edit_lock(root: Path) -> Iterator[None]:
     ``releases/NAME.json``, state under ``.metarepo/``) and keep it until
     the new version is written (atomically), so two meta commands at once
     never lose each other's change. Re-entrant in one thread; another
-    process waits (up to a minute, then ``WorkFailed``).
+    process waits (up to ``wait`` seconds, a minute by default, then
+    ``WorkFailed``).
     """
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(lock_file(ensure_state_dir(root) / EDIT_LOCK))
+            stack.enter_context(lock_file(ensure_state_dir(root) / EDIT_LOCK, wait=wait))
         except OSError as exc:
             raise WorkFailed(f"{Path(root) / STATE_DIR / EDIT_LOCK}: cannot take the edit lock: "
                              f"{exc.strerror or exc}") from None

@@ -9,18 +9,17 @@ is whole (see ``git.clone``); a clone an older metarepo left half done (a
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Sequence
-
-import shutil
 
 from metarepo import git
 from metarepo.errors import GitError, MetaError, UsageError
 from metarepo.manifest import Manifest, Project, load_manifest
-from metarepo.worktree import CloneState, clone_state
 from metarepo.report import NULL, Reporter
 from metarepo.runner import Failed, Run, Skip, run_parallel
 from metarepo.urls import redact, same_remote, unsafe_reason
+from metarepo.worktree import CloneState, clone_state
 
 CLONED, RECLONED, PRESENT, UPDATED, UP_TO_DATE, CHECKED_OUT = (
     "cloned", "cloned again (the last clone had not finished)", "already cloned", "updated", "up to date",

@@ -118,7 +118,7 @@ def run_in_projects(
 def remember_failures(manifest: Manifest, argv: Sequence[str], run: Run) -> None:
     failed = [str(o.key) for o in run.outcomes if o.state != DONE and o.state != "skipped"]
     try:
-        with edit_lock(manifest.root):
+        with edit_lock(manifest.root, wait=5):
             write_atomic(manifest.state_dir / LAST_RUN, json.dumps({"argv": list(argv), "failed": failed}) + "\n",
                          durable=False)
     except (OSError, MetaError):

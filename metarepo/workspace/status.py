@@ -63,7 +63,7 @@ def _load_cache(manifest: Manifest) -> dict[str, list]:
 def _save_cache(manifest: Manifest, cache: dict[str, list], keep: set[str] | None) -> None:
     """Merge ``cache`` into the file, under the edit lock; ``keep``, when known, is every entry still wanted."""
     try:
-        with edit_lock(manifest.root):
+        with edit_lock(manifest.root, wait=2):
             merged = {**_load_cache(manifest), **cache}
             if keep is not None:
                 merged = {k: v for k, v in merged.items() if k in keep}
@@ -82,7 +82,8 @@ def project_status(project: Project, cache: dict[str, list], env: dict[str, str]
     if state in (CloneState.MISSING, CloneState.EMPTY):
         return ProjectStatus(project.name, cloned=False)
     if state is CloneState.PARTIAL:
-        return ProjectStatus(project.name, cloned=False, error="clone not finished: no commit checked out (`meta update` clones it again)")
+        return ProjectStatus(project.name, cloned=False,
+                             error="clone not finished: no commit checked out (`meta update` clones it again)")
     gd = git.git_dir(project.path)
     if state is CloneState.NOT_GIT or gd is None:
         raise Failed(f"{project.path} is not a git repository",
