@@ -8,6 +8,17 @@ bug and gets a traceback and exit status 3.
 
 from __future__ import annotations
 
+import re
+
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: what
+# would break a one-line message across lines or drive the terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped as ``repr`` would (``\\n``, ``\\x1b``), nothing else changed."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
 
 class MetaError(Exception):
     """Base of every error the user is meant to read."""
@@ -36,14 +47,14 @@ class ManifestError(UsageError):
                  column: int | None = None, key: str | None = None, hint: str | None = None) -> None:
         where = []
         if file:
-            loc = file
+            loc = printable(file)
             if line is not None:
                 loc += f":{line}"
                 if column is not None:
                     loc += f":{column}"
             where.append(loc)
         if key:
-            where.append(key)
+            where.append(printable(key))
         prefix = ": ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message, hint=hint)
         self.file, self.line, self.column, self.key = file, line, column, key

@@ -4,28 +4,34 @@ The file stays readable by the npm ``meta`` tool: ``projects`` is a map of
 folder to URL string and everything of ours lives under the ``metarepo`` key.
 Unknown keys and key order survive a round trip, and every write is atomic
 (a temp file in the same folder, then a rename), so a refused or interrupted
-command never leaves a half-written manifest.
+command never leaves a half-written manifest. Every project folder is checked
+on disk: one that a symlink leads outside the meta repo is refused.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
 import os
-import posixpath
 import re
-import tempfile
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from metarepo.errors import ManifestError, NotFoundError, UsageError
+from metarepo.errors import ManifestError, NotFoundError, UsageError, WorkFailed, printable
+from metarepo.files import LOCK_WAIT, lock_file, replace_files, write_atomic
+from metarepo.folders import check_folder, check_inside, leads_outside, normalize_folder
 from metarepo.urls import redact, unsafe_reason
+from metarepo.worktree import CloneState, clone_state
+
+__all__ = ["check_folder", "normalize_folder", "write_atomic"]  # re-exported: imported from here
 
 MANIFEST_NAME = ".meta"
 LOCK_NAME = ".meta.lock"
 STATE_DIR = ".metarepo"
+EDIT_LOCK = "edit.lock"  # in STATE_DIR; held around every read-modify-write of the meta repo's files
 ROOT_KEY = "."  # the meta repo itself, as a pseudo-project (``--include-root``)
 
 
@@ -37,10 +43,30 @@ class Project:
     url: str
     path: Path  # absolute
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    root: Path | None = field(default=None, compare=False, repr=False)  # the meta repo's folder
+
+    def check_inside(self) -> None:
+        """Refuse (``UsageError``) if a symlink now leads the folder outside the meta repo.
+
+        The manifest checked it when loaded; this checks again right before
+        a write or a command, since an earlier clone may have made a link.
+        """
+        if self.root is not None:
+            check_inside(self.root, self.name)
 
     @property
     def tags(self) -> tuple[str, ...]:
-        return tuple(self.settings.get("tags") or ())
+        return tuple(self.settings.get("tags") or ())  # a list of strings, checked when loaded
+
+    @property
+    def state(self) -> CloneState:
+        """What is on disk at the folder now: missing, a finished clone, an interrupted one..."""
+        return clone_state(self.path)
+
+    @property
+    def cloned(self) -> bool:
+        """Whether the folder holds a finished clone (an interrupted clone is not one)."""
+        return self.state is CloneState.CLONED
 
     def setting(self, key: str, default: Any = None) -> Any:
         return self.settings.get(key, default)
@@ -103,11 +129,45 @@ class Manifest:
 
     def ensure_state_dir(self) -> Path:
         """``.metarepo/``: local state (caches, last run), ignored by git."""
-        self.state_dir.mkdir(exist_ok=True)
-        ignore = self.state_dir / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("*\n")
-        return self.state_dir
+        return ensure_state_dir(self.root)
+
+
+def ensure_state_dir(root: Path) -> Path:
+    """``ROOT/.metarepo/``, made if missing; refused if a symlink leads it outside the meta repo."""
+    state = Path(root) / STATE_DIR
+    reason = leads_outside(os.path.realpath(root), STATE_DIR, {})
+    if reason:
+        raise UsageError(f"{printable(str(state))} leads outside the meta repo: {reason}; refused",
+                         hint="remove the link")
+    if state.exists() and not state.is_dir():
+        raise UsageError(f"{printable(str(state))} is not a folder (meta keeps its local state there)",
+                         hint="move it away")
+    state.mkdir(exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        write_atomic(ignore, "*\n", durable=False)
+    return state
+
+
+@contextlib.contextmanager
+def edit_lock(root: Path, *, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold the meta repo's edit lock (``.metarepo/edit.lock``) for the ``with`` block.
+
+    Take it before reading a shared file of the meta repo (``.meta``,
+    ``.gitignore``, ``.meta.lock``, ``environments/ENV.json``,
+    ``releases/NAME.json``, state under ``.metarepo/``) and keep it until
+    the new version is written (atomically), so two meta commands at once
+    never lose each other's change. Re-entrant in one thread; another
+    process waits (up to ``wait`` seconds, a minute by default, then
+    ``WorkFailed``).
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(lock_file(ensure_state_dir(root) / EDIT_LOCK, wait=wait))
+        except OSError as exc:
+            raise WorkFailed(f"{Path(root) / STATE_DIR / EDIT_LOCK}: cannot take the edit lock: "
+                             f"{exc.strerror or exc}") from None
+        yield
 
 
 # -- finding and reading ---------------------------------------------------
@@ -133,8 +193,13 @@ def load_manifest(root: Path | None = None) -> Manifest:
         raise NotFoundError(f"{file}: no such file", hint="run `meta init` or pass -C DIR") from None
     except UnicodeDecodeError as exc:
         raise ManifestError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(file)) from None
+    except OSError as exc:  # a folder, say
+        raise ManifestError(f"cannot read it: {exc.strerror or exc}", file=str(file)) from None
     data = parse_manifest_text(text, str(file))
     return Manifest(root=root, data=data, projects=build_projects(root, data, str(file)))
+
+
+MAX_DEPTH = 64  # nesting a manifest may have; far past any real one, well short of Python's recursion limit
 
 
 def parse_manifest_text(text: str, filename: str) -> dict[str, Any]:
@@ -148,18 +213,51 @@ def parse_manifest_text(text: str, filename: str) -> dict[str, Any]:
             seen[key] = value
         return seen
 
+    def not_json(name: str) -> Any:
+        raise ManifestError(f"{name} is not valid JSON (npm meta could not read it)", file=filename)
+
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicates)
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=not_json)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"invalid JSON: {exc.msg}", file=filename, line=exc.lineno,
                             column=exc.colno) from None
+    except RecursionError:
+        raise ManifestError(f"nested more than {MAX_DEPTH} levels deep", file=filename) from None
+    except ValueError:  # an integer past Python's limit on digits (sys.get_int_max_str_digits)
+        limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+        long = re.search(r"\d{%d,}" % (limit + 1), text)
+        line = column = None
+        if long:
+            line = text.count("\n", 0, long.start()) + 1
+            column = long.start() - text.rfind("\n", 0, long.start())
+        raise ManifestError(f"a number with more than {limit} digits", file=filename, line=line,
+                            column=column) from None
     if not isinstance(data, dict):
         raise ManifestError("the top level must be a JSON object", file=filename)
+    if _too_deep(data):
+        raise ManifestError(f"nested more than {MAX_DEPTH} levels deep", file=filename)
     return data
 
 
+def _too_deep(data: Any) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for child in value.values() if isinstance(value, dict) else value:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
+
+
 def build_projects(root: Path, data: Mapping[str, Any], filename: str) -> tuple[Project, ...]:
-    """Validate ``projects`` and the ``metarepo`` settings; return the projects in file order."""
+    """Validate ``projects`` and the ``metarepo`` settings; return the projects in file order.
+
+    Each folder is also looked at on disk: one that a symlink (committed in
+    the meta repo, or a project folder that is a link) leads outside the
+    root is refused, before any command reads or writes there.
+    """
     projects = data.get("projects", {})
     if not isinstance(projects, dict):
         raise ManifestError(f"'projects' must be an object of folder to URL, not {_json_type(projects)}",
@@ -174,7 +272,10 @@ def build_projects(root: Path, data: Mapping[str, Any], filename: str) -> tuple[
         if not isinstance(value, dict):
             raise ManifestError(f"must be an object, not {_json_type(value)}", file=filename,
                                 key=f"metarepo.{key}")
+    _check_tags(defaults, filename, "metarepo.defaults.tags")
 
+    real_root = os.path.realpath(root)
+    links: dict[str, bool] = {}
     seen: dict[str, str] = {}
     result = []
     for name, url in projects.items():
@@ -193,8 +294,13 @@ def build_projects(root: Path, data: Mapping[str, Any], filename: str) -> tuple[
         own = per_project.get(name, per_project.get(normal, {}))
         if not isinstance(own, dict):
             raise ManifestError("must be an object", file=filename, key=f"metarepo.projects.{name}")
+        _check_tags(own, filename, f"metarepo.projects.{name}.tags")
+        escape = leads_outside(real_root, normal, links)
+        if escape:
+            raise ManifestError(f"the folder leads outside the meta repo: {escape}; refused", file=filename,
+                                key=f"projects.{name}", hint="remove the link, or the project from .meta")
         result.append(Project(name=name, url=url, path=root / normal,
-                              settings=MappingProxyType(merge_settings(defaults, own))))
+                              settings=MappingProxyType(merge_settings(defaults, own)), root=root))
     for name in per_project:
         if name.startswith("//"):  # a comment key, as in package.json
             continue
@@ -204,40 +310,29 @@ def build_projects(root: Path, data: Mapping[str, Any], filename: str) -> tuple[
     return tuple(result)
 
 
+def _check_tags(settings: Mapping[str, Any], filename: str, key: str) -> None:
+    """``tags`` is a list of names. A string is refused rather than guessed at ("a,b": one tag or two?)."""
+    tags = settings.get("tags")
+    if tags is None:
+        return
+    if isinstance(tags, str):
+        raise ManifestError(f"must be a list of tag names, like {json.dumps([tags])}, not a string",
+                            file=filename, key=key)
+    if not isinstance(tags, list):
+        raise ManifestError(f"must be a list of tag names, not {_json_type(tags)}", file=filename, key=key)
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip() or "," in tag or printable(tag) != tag:
+            shown = json.dumps(tag, ensure_ascii=True)[:80]
+            raise ManifestError(f"{shown} is not a tag name (a non-empty string with no comma or control "
+                                "character)", file=filename, key=key)
+
+
 def merge_settings(defaults: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
     """A project's settings: its own over the defaults; ``vars`` merged key by key."""
     merged = {**defaults, **own}
     if isinstance(defaults.get("vars"), dict) and isinstance(own.get("vars"), dict):
         merged["vars"] = {**defaults["vars"], **own["vars"]}
     return merged
-
-
-_DRIVE = re.compile(r"^[a-zA-Z]:")
-
-
-def check_folder(name: Any, filename: str = MANIFEST_NAME) -> None:
-    """Refuse a project folder that is not a plain relative path inside the root."""
-    if not isinstance(name, str) or not name.strip():
-        raise ManifestError("a project folder must be a non-empty string", file=filename, key="projects")
-    key = f"projects.{name}"
-    if name.startswith("/") or name.startswith("\\") or _DRIVE.match(name):
-        raise ManifestError("the folder must be relative to the meta repo, not absolute",
-                            file=filename, key=key)
-    parts = name.replace("\\", "/").split("/")
-    if ".." in parts:
-        raise ManifestError("the folder may not contain '..'", file=filename, key=key)
-    if normalize_folder(name) in (".", ""):
-        raise ManifestError("the folder may not be the meta repo itself", file=filename, key=key)
-    if any(part.startswith("-") for part in parts):
-        raise ManifestError("a folder name may not start with '-'", file=filename, key=key)
-    if any(ch in name for ch in "\n\r\0"):
-        raise ManifestError("the folder contains a control character", file=filename, key=key)
-    if ".git" in parts:
-        raise ManifestError("the folder may not be inside a .git directory", file=filename, key=key)
-
-
-def normalize_folder(name: str) -> str:
-    return posixpath.normpath(name.replace("\\", "/"))
 
 
 def _json_type(value: Any) -> str:
@@ -312,51 +407,21 @@ def dump_manifest(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-@functools.lru_cache(maxsize=1)
-def _umask() -> int:
-    """The process's umask, read without changing it (``os.umask`` can only be read by setting it)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    old = os.umask(0o022)  # no /proc: set it and put it back at once (cached, so asked once per process)
-    os.umask(old)
-    return old
+def save_manifest(root: Path, data: Mapping[str, Any], *,
+                  also: Sequence[tuple[Path, str]] = ()) -> Manifest:
+    """Validate ``data`` fully, then write it (and the files in ``also``, together).
 
-
-def write_atomic(file: Path, text: str, *, durable: bool = True) -> None:
-    """Replace ``file`` with ``text`` in one rename; the old file is intact on any failure.
-
-    ``durable`` flushes the new text to disk before the rename (what a manifest
-    needs); local state that can be rebuilt (caches, the last run) skips that.
+    A refused document writes nothing; a write that fails (a full disk) is a
+    ``WorkFailed`` with every old file intact. Call it inside ``edit_lock``
+    with ``data`` read inside the same lock.
     """
-    file = Path(file)
-    # An existing file keeps its mode; a new one gets what open() would give it (mkstemp's is 0600).
-    mode = file.stat().st_mode & 0o777 if file.exists() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            if durable:
-                os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, file)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def save_manifest(root: Path, data: Mapping[str, Any]) -> Manifest:
-    """Validate ``data`` fully, then write it; a refused document writes nothing."""
     file = Path(root) / MANIFEST_NAME
     projects = build_projects(Path(root), data, str(file))
-    write_atomic(file, dump_manifest(data))
+    try:
+        replace_files([(file, dump_manifest(data)), *also])
+    except OSError as exc:
+        raise WorkFailed(f"{printable(str(exc.filename or file))}: cannot write: {exc.strerror or exc}; "
+                         "nothing was changed") from None
     return Manifest(root=Path(root), data=data, projects=projects)
 
 

@@ -531,14 +531,17 @@ def default_jobs() -> int:
 
 
 def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env: Mapping[str, str],
-                 timeout: float, input: str | None = None) -> subprocess.CompletedProcess[str]:
+                 timeout: float, input: str | None = None,
+                 idle: float | None = None) -> subprocess.CompletedProcess[str]:
     """Run a short command in its own process group, capturing text output.
 
     Standard input is empty, or ``input`` when given (written whole by a
     helper thread, then closed, so the child cannot wait on a prompt).
     Registered with the live set, so Ctrl-C ends it with everything else (and
     so does a Ctrl-C that lands while this thread waits for it); on timeout
-    the whole group is ended and ``TimeoutExpired`` raised. Both output pipes
+    the whole group is ended and ``TimeoutExpired`` raised; so it is (with
+    ``timeout`` set to ``idle``) when the child says nothing for ``idle``
+    seconds. Both output pipes
     are drained with one poll loop on the raw descriptors, and the exit is
     awaited with ``wait_exit``: no text wrappers, no sleep-polling.
     """
@@ -560,10 +563,11 @@ def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env
         open_fds = len(chunks)
         while open_fds:
             remaining = deadline - time.monotonic()
-            events = poller.poll(max(0.0, remaining) * 1000) if remaining > 0 else []
+            wait = remaining if idle is None else min(remaining, idle)
+            events = poller.poll(max(0.0, wait) * 1000) if wait > 0 else []
             if not events:
                 end_process_group(proc)
-                raise subprocess.TimeoutExpired(list(argv), timeout)
+                raise subprocess.TimeoutExpired(list(argv), timeout if wait == remaining else idle)
             for fd, _ in events:
                 data = os.read(fd, 1 << 16)
                 if data:

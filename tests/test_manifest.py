@@ -54,7 +54,35 @@ def test_unknown_environment_names_the_known_ones(tmp_path):
     ('[]', ".meta", "top level"),
     ('{"projects": {}, "metarepo": {"projects": {"ghost": {}}}}', "metarepo.projects.ghost", "names no project"),
     ('{"projects": {}, "metarepo": []}', "metarepo", "must be an object"),
+    ('{"projects": {}, "x": ' + "[" * 100000 + "]" * 100000 + "}", ".meta", "nested more than 64 levels"),
+    ('{"projects": {}, "x": ' + "[" * 200 + "]" * 200 + "}", ".meta", "nested more than 64 levels"),
+    ('{"projects": {},\n "x": ' + "9" * 5000 + "}", ".meta:2:7", "a number with more than 4300 digits"),
+    ('{"projects": {}, "x": NaN}', ".meta", "NaN is not valid JSON"),
+    ('{"projects": {"a": "u"}, "metarepo": {"projects": {"a": {"tags": 5}}}}', "metarepo.projects.a.tags",
+     "must be a list of tag names, not a number"),
+    ('{"projects": {"a": "u"}, "metarepo": {"projects": {"a": {"tags": "backend"}}}}', "metarepo.projects.a.tags",
+     'like ["backend"], not a string'),
+    ('{"projects": {"a": "u"}, "metarepo": {"defaults": {"tags": "edge"}}}', "metarepo.defaults.tags",
+     "not a string"),
+    ('{"projects": {"a": "u"}, "metarepo": {"projects": {"a": {"tags": ["x,y"]}}}}', "metarepo.projects.a.tags",
+     '"x,y" is not a tag name'),
+    ('{"projects": {"a": "u"}, "metarepo": {"projects": {"a": {"tags": [7]}}}}', "metarepo.projects.a.tags",
+     "7 is not a tag name"),
+    ('{"projects": {".metarepo": "u"}}', "projects..metarepo", "the meta repo's own"),
+    ('{"projects": {".Metarepo/x": "u"}}', "projects..Metarepo/x", "the meta repo's own"),
+    ('{"projects": {".gitignore": "u"}}', "projects..gitignore", "the meta repo's own"),
+    ('{"projects": {".GIT/hooks": "u"}}', "projects..GIT/hooks", "inside, a .git directory"),
+    ('{"projects": {"a/.Git./hooks": "u"}}', "projects.a/.Git./hooks", ".git directory"),
+    ('{"projects": {"a/.g\u200cit": "u"}}', "projects.a/.g\u200cit", ".git directory"),
+    ('{"projects": {"GIT~1/x": "u"}}', "projects.GIT~1/x", ".git directory"),
+    ('{"projects": {"a\\nb": "u"}}', "projects.a\\nb:", "control character"),
+    ('{"projects": {"a\\u001b[2Jb": "u"}}', "projects.a\\x1b[2Jb:", "control character"),
+    ('{"projects": {"a\\tb": "u"}}', "projects.a\\tb:", "control character"),
+    ('{"projects": {}, "metarepo": {"projects": {"gh\\nost": {}}}}', "metarepo.projects.gh\\nost:",
+     "names no project"),
+    ('{"projects": {"a/' + "b" * 256 + '": "u"}}', "projects.a/bbb", "longer than 255 bytes"),
 ])
+
 def test_malformed_manifest_is_one_clear_line(tmp_path, meta, text, where, what):
     root = write_meta(tmp_path / "m", text)
     proc = meta("status", cwd=root)
@@ -64,6 +92,17 @@ def test_malformed_manifest_is_one_clear_line(tmp_path, meta, text, where, what)
     assert where in lines[0] and what in lines[0]
     assert lines[0].startswith(f"meta: {root / '.meta'}")
 
+
+def test_a_manifest_or_state_folder_of_the_wrong_kind_is_one_line(tmp_path, meta):
+    (tmp_path / "a/.meta").mkdir(parents=True)
+    proc = meta("-C", str(tmp_path / "a"), "status")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"meta: {tmp_path / 'a/.meta'}: cannot read it: Is a directory"]
+    write_meta(tmp_path / "b", '{"projects": {}}')
+    (tmp_path / "b/.metarepo").write_text("")
+    proc = meta("project", "add", "x", "file:///x", cwd=tmp_path / "b")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert ".metarepo is not a folder" in proc.stderr
 
 def test_malformed_json_names_file_line_and_column(tmp_path, meta):
     root = write_meta(tmp_path, '{\n  "projects": {\n    "a": "u"\n    "b": "v"\n  }\n}\n')
@@ -176,7 +215,7 @@ def test_a_new_file_gets_the_umasks_mode_and_an_old_one_keeps_its_own(tmp_path, 
     assert stat.S_IMODE(private.stat().st_mode) == 0o640 and private.read_text() == "y"
     old = os.umask(0o077)
     try:
-        from metarepo.manifest import _umask
+        from metarepo.files import umask as _umask
 
         _umask.cache_clear()
         write_atomic(tmp_path / "graph.html", "<svg/>")
@@ -184,3 +223,18 @@ def test_a_new_file_gets_the_umasks_mode_and_an_old_one_keeps_its_own(tmp_path, 
     finally:
         os.umask(old)
         _umask.cache_clear()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["tags", "branch", "vars", "image"]), json_values, max_size=3),
+       st.sampled_from(["defaults", "own"]))
+def test_random_project_settings_load_or_give_a_clear_error(tmp_path_factory, settings_, where):
+    root = tmp_path_factory.mktemp("s")
+    ours = {"defaults": settings_} if where == "defaults" else {"projects": {"a": settings_}}
+    (root / ".meta").write_text(json.dumps({"projects": {"a": "file:///a"}, "metarepo": ours}))
+    try:
+        projects = load_manifest(root).projects
+    except ManifestError as exc:
+        assert exc.exit_code == 2 and "tags" in str(exc)
+        return
+    assert all(isinstance(tag, str) and tag and "," not in tag for tag in projects[0].tags)

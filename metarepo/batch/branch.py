@@ -35,10 +35,10 @@ def base_branch(project: Project) -> str:
     return base
 
 
-def ensure_clean(path: Path) -> None:
-    if not path.is_dir() or not git.is_work_tree(path):
+def ensure_clean(project: Project) -> None:
+    if not project.cloned:
         raise Skip("not cloned (run `meta update`)")
-    porcelain = git.run_git(["status", "--porcelain"], cwd=path).stdout
+    porcelain = git.run_git(["status", "--porcelain"], cwd=project.path).stdout
     if porcelain.strip():
         count = len(porcelain.splitlines())
         raise Skip(f"{count} uncommitted change{'s' if count != 1 else ''}; commit or stash them yourself "
@@ -48,7 +48,7 @@ def ensure_clean(path: Path) -> None:
 def prepare(project: Project, branch: str, *, fetch: bool = True) -> Prepared:
     """Check the clone is clean, then switch to ``branch`` (new from the default branch, or ours reused)."""
     path = project.path
-    ensure_clean(path)
+    ensure_clean(project)
     if fetch:
         git.run_git(["fetch", "--quiet", "--prune", "origin"], cwd=path)
     base = base_branch(project)

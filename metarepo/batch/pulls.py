@@ -44,7 +44,7 @@ def open_pull_requests(projects: Sequence[Project], *, client: Any, branch: str,
     def work(name: str) -> PullRequestInfo:
         project = by_name[name]
         slug = _slug(project)
-        if not project.path.is_dir() or not git.is_work_tree(project.path):
+        if not project.cloned:
             raise Skip("not cloned")
         pushed = git.run_git(["rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}"],
                              cwd=project.path, check=False).returncode == 0

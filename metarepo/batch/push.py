@@ -45,7 +45,7 @@ def push_branches(projects: Sequence[Project], *, branch: str, jobs: int, report
 
     def work(name: str) -> Pushed:
         project = by_name[name]
-        if not project.path.is_dir() or not git.is_work_tree(project.path):
+        if not project.cloned:
             raise Skip("not cloned")
         if not gitbranch.has_branch(project.path, branch):
             raise Skip(f"no branch {branch} here (nothing changed?)")

@@ -69,9 +69,9 @@ def plan_pipelines(manifest: Manifest, projects: Sequence[Project], provider: st
     before = list(validated)
     try:
         for project in projects:
-            cloned = project.path.is_dir()
+            cloned = project.cloned
             from_git = None
-            if not project.setting("branch") and cloned and git.is_work_tree(project.path):
+            if not project.setting("branch") and cloned:
                 from_git = git.default_branch(project.path)  # only asked when the manifest does not say
             values = values_for(manifest, project, provider, branch_from_git=from_git)
             pipeline = render_pipeline(manifest.root, values, validated)

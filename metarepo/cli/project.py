@@ -61,7 +61,7 @@ def list_(ctx: click.Context, as_json: bool) -> int:
     manifest = manifest_from(ctx)
     if as_json:
         emit_json([{"project": p.name, "url": redact(p.url), "path": str(p.path), "tags": list(p.tags),
-                    "cloned": p.path.is_dir()} for p in manifest.projects])
+                    "cloned": p.cloned} for p in manifest.projects])
         return 0
     click.echo(table(["PROJECT", "URL", "TAGS"],
                      [[p.name, redact(p.url), ",".join(p.tags)] for p in manifest.projects]))

@@ -39,7 +39,7 @@ def resolve_commit(project: Project, rev: str) -> str:
 
     if not rev or rev.startswith("-") or any(c in rev for c in "\0\n "):
         raise UsageError(f"invalid git revision {rev!r}")
-    if not project.path.is_dir():
+    if not project.cloned:
         raise UsageError(f"{project.name} is not cloned here (run `meta update`)")
     proc = run_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=project.path, check=False)
     if proc.returncode != 0:
@@ -81,7 +81,7 @@ def deployed_contracts(manifest: Manifest, env: str, skip: tuple[str, ...] = ()
         if record is None:
             problems[project.name] = f"no deployment recorded in {env}"
             continue
-        if not project.path.is_dir():
+        if not project.cloned:
             problems[project.name] = "not cloned here (run `meta update`)"
             continue
         try:
@@ -131,7 +131,7 @@ def can_i_deploy(manifest: Manifest, service: str, env: str, *, ref: str | None 
 
     manifest.environment(env)
     project = manifest.project(service)
-    if not project.path.is_dir():
+    if not project.cloned:
         raise UsageError(f"{project.name} is not cloned here (run `meta update`)")
     mine = project_contract(project, ref)
     version = ref or "working tree"
@@ -153,7 +153,7 @@ def can_i_deploy(manifest: Manifest, service: str, env: str, *, ref: str | None 
 
         for name, why in problems.items():
             other = manifest.project(name)
-            if not other.path.is_dir():
+            if not other.cloned:
                 unknown.append((name, why))
                 continue
             try:

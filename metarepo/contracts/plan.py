@@ -146,7 +146,7 @@ def changed_services(manifest: Manifest, env: str) -> list[str]:
     records = read_deployments(manifest.root, env)
     changed = []
     for project in manifest.projects:
-        if not project.path.is_dir():
+        if not project.cloned:
             continue
         record = records.get(project.name)
         status = branch_status(project.path)

@@ -7,7 +7,8 @@ from typing import Any, Sequence
 
 from metarepo.errors import ManifestError, NotFoundError
 from metarepo.hosting.client import HostingError, with_backoff
-from metarepo.manifest import Manifest, check_folder, normalize_folder, save_manifest, with_project
+from metarepo.manifest import (Manifest, check_folder, edit_lock, load_manifest, normalize_folder, save_manifest,
+                               with_project)
 from metarepo.urls import same_remote, unsafe_reason
 
 
@@ -63,7 +64,12 @@ def list_org_repos(client: Any, org: str, *, topic: str | None = None, archived:
 def import_repos(manifest: Manifest, repos: Sequence[HostedRepo], *, prefix: str = "",
                  https: bool = False) -> Imported:
     """Add each repo as ``PREFIX/NAME``; ones already listed (same folder or URL) are skipped."""
-    from metarepo.workspace.projects import ignore_folders
+    with edit_lock(manifest.root):  # read .meta inside the lock: another edit may have just written it
+        return _import_repos(load_manifest(manifest.root), repos, prefix=prefix, https=https)
+
+
+def _import_repos(manifest: Manifest, repos: Sequence[HostedRepo], *, prefix: str, https: bool) -> Imported:
+    from metarepo.workspace.projects import ignore_change
 
     data: dict[str, Any] = dict(manifest.data)
     existing = dict(data.get("projects") or {})
@@ -95,6 +101,5 @@ def import_repos(manifest: Manifest, repos: Sequence[HostedRepo], *, prefix: str
         existing[folder] = url
         added.append((folder, url))
     if added:
-        save_manifest(manifest.root, data)
-        ignore_folders(manifest.root, add=[folder for folder, _ in added])
+        save_manifest(manifest.root, data, also=ignore_change(manifest.root, add=[folder for folder, _ in added]))
     return Imported(tuple(added), tuple(skipped))

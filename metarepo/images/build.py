@@ -120,7 +120,7 @@ def plan_builds(manifest: Manifest, projects: Sequence[Project], *, registry: st
         context = _inside(project.path, project.setting("context", "."), f"{base}.context")
         dockerfile = _inside(project.path, project.setting("dockerfile", "Dockerfile"), f"{base}.dockerfile") \
             if project.setting("dockerfile") else context / "Dockerfile"
-        if not project.path.is_dir():
+        if not project.cloned:
             skipped[project.name] = "not cloned (run `meta update`)"
         elif not dockerfile.is_file():
             skipped[project.name] = f"no Dockerfile ({dockerfile.relative_to(project.path)})"

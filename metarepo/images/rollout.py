@@ -92,7 +92,7 @@ def plan_rollout(manifest: Manifest, env: str, projects: Sequence[Project], *, r
     for project in projects:
         if project.setting("deploy", True) is False:
             skipped[project.name] = "not deployed (deploy: false)"
-        elif not project.path.is_dir():
+        elif not project.cloned:
             skipped[project.name] = "not cloned (run `meta update`)"
         elif not (project.path / project.setting("context", ".") / "Dockerfile").is_file() and not \
                 project.setting("dockerfile"):

@@ -20,9 +20,11 @@ import json
 import re
 from typing import Callable, Mapping, Sequence
 
-from metarepo.manifest import Manifest, Project, write_atomic
+from metarepo.errors import MetaError
+from metarepo.manifest import Manifest, Project, edit_lock, write_atomic
 from metarepo.runner import (DONE, CommandResult, Failed, Outcome, Run, Skip, child_env, run_command,
                              run_parallel)
+from metarepo.worktree import CloneState
 
 LAST_RUN = "last-run.json"
 SHELL = "/bin/sh"
@@ -86,8 +88,13 @@ def run_in_projects(
 
     def work(name: str) -> CommandResult:
         project = by_name[name]
-        if not project.path.is_dir():
-            raise Skip("not cloned (run `meta update`)")
+        try:
+            project.check_inside()
+        except MetaError as exc:
+            raise Failed(exc.message) from None
+        state = project.state
+        if state is not CloneState.CLONED:
+            raise Skip(state.value if state is CloneState.NOT_GIT else f"{state.value} (run `meta update`)")
         line_sink = (lambda line: on_line(project, line)) if on_line else None
         env = project_env(manifest, project, base)
         for n, candidate in enumerate(attempts):
@@ -111,10 +118,11 @@ def run_in_projects(
 def remember_failures(manifest: Manifest, argv: Sequence[str], run: Run) -> None:
     failed = [str(o.key) for o in run.outcomes if o.state != DONE and o.state != "skipped"]
     try:
-        write_atomic(manifest.ensure_state_dir() / LAST_RUN, json.dumps({"argv": list(argv), "failed": failed}) + "\n",
-                     durable=False)
-    except OSError:
-        pass
+        with edit_lock(manifest.root, wait=5):
+            write_atomic(manifest.state_dir / LAST_RUN, json.dumps({"argv": list(argv), "failed": failed}) + "\n",
+                         durable=False)
+    except (OSError, MetaError):
+        pass  # only `--failed` needs it
 
 
 def last_failures(manifest: Manifest) -> tuple[str, ...]:

@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from metarepo import git
-from metarepo.errors import GitError
-from metarepo.manifest import Manifest, Project, write_atomic
+from metarepo.errors import GitError, MetaError
+from metarepo.manifest import Manifest, Project, edit_lock, write_atomic
 from metarepo.runner import Failed, Run, run_parallel
 from metarepo.urls import redact, same_remote
+from metarepo.worktree import CloneState
 
 CACHE_FILE = "commits.json"
 
@@ -59,19 +60,32 @@ def _load_cache(manifest: Manifest) -> dict[str, list]:
         return {}
 
 
-def _save_cache(manifest: Manifest, cache: dict[str, list]) -> None:
+def _save_cache(manifest: Manifest, cache: dict[str, list], keep: set[str] | None) -> None:
+    """Merge ``cache`` into the file, under the edit lock; ``keep``, when known, is every entry still wanted."""
     try:
-        write_atomic(manifest.ensure_state_dir() / CACHE_FILE, json.dumps(cache), durable=False)
-    except OSError:
-        pass  # a cache that cannot be written only costs time
+        with edit_lock(manifest.root, wait=2):
+            merged = {**_load_cache(manifest), **cache}
+            if keep is not None:
+                merged = {k: v for k, v in merged.items() if k in keep}
+            write_atomic(manifest.state_dir / CACHE_FILE, json.dumps(merged), durable=False)
+    except (OSError, MetaError):
+        pass  # a cache that cannot be written (a read-only checkout, a busy lock) only costs time
 
 
 def project_status(project: Project, cache: dict[str, list], env: dict[str, str] | None = None) -> ProjectStatus:
     """One project's row; ``env`` is ``git.git_env()``, computed once per run."""
-    if not project.path.exists():
+    try:
+        project.check_inside()
+    except MetaError as exc:
+        raise Failed(exc.message, ProjectStatus(project.name, cloned=False, error=exc.message)) from None
+    state = project.state
+    if state in (CloneState.MISSING, CloneState.EMPTY):
         return ProjectStatus(project.name, cloned=False)
+    if state is CloneState.PARTIAL:
+        return ProjectStatus(project.name, cloned=False,
+                             error="clone not finished: no commit checked out (`meta update` clones it again)")
     gd = git.git_dir(project.path)
-    if gd is None:
+    if state is CloneState.NOT_GIT or gd is None:
         raise Failed(f"{project.path} is not a git repository",
                      ProjectStatus(project.name, cloned=False, error="not a git repository"))
     try:
@@ -105,12 +119,12 @@ def collect_status(manifest: Manifest, projects: Sequence[Project], *, jobs: int
             for o in run.outcomes]
     heads = {r.commit for r in rows if r.commit}
     if len(by_name) == len(manifest.projects):  # every project seen: what is not a head now is stale
-        keep = {k: v for k, v in cache.items() if k in heads}
+        keep: set[str] | None = heads
     else:  # a selection: the others' heads are unknown here, so keep their entries (within a bound)
         limit = 2 * len(manifest.projects) + 16
-        keep = cache if len(cache) <= limit else {k: v for k, v in cache.items() if k in heads}
-    if len(cache) != before or len(keep) != len(cache):
-        _save_cache(manifest, keep)
+        keep = None if len(cache) <= limit else heads
+    if len(cache) != before or (keep is not None and any(k not in keep for k in cache)):
+        _save_cache(manifest, {k: v for k, v in cache.items() if keep is None or k in keep}, keep)
     return run, rows
 
 

@@ -152,3 +152,89 @@ def _git_clones_of(port: str) -> list[int]:
         if cmd and cmd[0].endswith(b"git") and b"clone" in cmd and any(port.encode() in c for c in cmd) and state != "Z":
             pids.append(int(entry.name))
     return pids
+
+
+def test_a_silent_remote_fails_fast_with_the_hint_over_git_and_https(tmp_path, meta):
+    with silent_remote() as url:
+        https = url.replace("git://", "https://")
+        meta_url = _meta_repo_with(tmp_path, {"hung": url, "hung-tls": https})
+        started = time.monotonic()
+        proc = meta("clone", meta_url, str(tmp_path / "ws"), "--json", env={"META_GIT_IDLE_TIMEOUT": "2"},
+                    timeout=120)
+    assert proc.returncode == 1
+    assert time.monotonic() - started < 30  # the overall limit (META_GIT_TIMEOUT) is still 600 s
+    reasons = {p["project"]: p["reason"] for p in json.loads(proc.stdout)["projects"]}
+    for name in ("hung", "hung-tls"):
+        assert "no answer from the remote for 2s" in reasons[name], reasons
+        assert "META_GIT_IDLE_TIMEOUT" in reasons[name] and "META_GIT_TIMEOUT" in reasons[name]
+    assert not (tmp_path / "ws/hung").exists() and not [p for p in (tmp_path / "ws").iterdir()
+                                                         if ".meta-clone-" in p.name]
+
+
+def test_a_clone_killed_part_way_never_looks_present(tmp_path, meta):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with silent_remote() as url:
+        meta_url = _meta_repo_with(tmp_path, {"hung": url})
+        proc = subprocess.Popen([sys.executable, "-m", "metarepo", "clone", meta_url, str(tmp_path / "ws")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        port = url.split(":")[2].split("/")[0]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not _git_clones_of(port):
+            time.sleep(0.05)
+        children = _git_clones_of(port)
+        assert children
+        os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up: as a power cut or the OOM killer would
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        ws = tmp_path / "ws"
+        assert not (ws / "hung").exists()
+        assert [p.name for p in ws.iterdir() if ".meta-clone-" in p.name]  # the hidden leftover
+        status = meta("status", "--json", cwd=ws)
+        assert json.loads(status.stdout)["projects"][0]["cloned"] is False
+        again = meta("update", cwd=ws, env={"META_GIT_IDLE_TIMEOUT": "1"}, timeout=60)
+    assert again.returncode == 1 and "no answer from the remote" in again.stderr
+    assert not [p for p in ws.iterdir() if ".meta-clone-" in p.name]  # the dead clone's leftover is gone
+
+
+def test_an_unfinished_clone_from_an_older_meta_is_cloned_again(workspace, fleet, meta):
+    orders = workspace / "services/orders"
+    url = git("remote", "get-url", "origin", cwd=orders)
+    shutil.rmtree(orders)
+    git("init", "-q", str(orders), cwd=workspace)  # what an in-place clone killed before its checkout leaves
+    git("remote", "add", "origin", url, cwd=orders)
+    status = meta("status", "--json", cwd=workspace)
+    row = next(p for p in json.loads(status.stdout)["projects"] if p["project"] == "services/orders")
+    assert row["cloned"] is False and "clone not finished" in row["error"]
+    assert "clone not finished" in meta("status", cwd=workspace).stdout
+    skipped = meta("exec", "pwd", "--include-only", "orders", cwd=workspace)
+    assert "clone not finished" in skipped.stdout + skipped.stderr
+    proc = meta("clone", fleet, str(workspace), "--json")
+    assert proc.returncode == 0, proc.stderr
+    row = next(p for p in json.loads(proc.stdout)["projects"] if p["project"] == "services/orders")
+    assert row["result"] == "cloned again (the last clone had not finished)"
+    assert (orders / "Dockerfile").is_file() and git("rev-parse", "HEAD", cwd=orders)
+
+
+def test_update_redoes_an_unfinished_clone_and_never_one_with_work_in_it(workspace, meta):
+    orders = workspace / "services/orders"
+    url = git("remote", "get-url", "origin", cwd=orders)
+    shutil.rmtree(orders)
+    git("init", "-q", str(orders), cwd=workspace)
+    git("remote", "add", "origin", url, cwd=orders)
+    proc = meta("update", "--include-only", "orders", cwd=workspace)
+    assert proc.returncode == 0, proc.stderr
+    assert "services/orders: cloned again" in proc.stdout
+    assert (orders / "Dockerfile").is_file()
+    # a repository with no commit yet but a file in it is somebody's work: left alone
+    billing = workspace / "services/billing"
+    shutil.rmtree(billing)
+    git("init", "-q", str(billing), cwd=workspace)
+    (billing / "notes.txt").write_text("mine\n")
+    proc = meta("update", "--include-only", "billing", cwd=workspace)
+    assert (billing / "notes.txt").read_text() == "mine\n"
+    assert proc.returncode == 1 and "no 'origin' remote" in proc.stderr

@@ -99,3 +99,51 @@ def test_a_project_folder_that_is_not_a_git_repo(workspace, meta):
     proc = meta("status", "--json", cwd=workspace)
     rows = {r["project"]: r for r in json.loads(proc.stdout)["projects"]}
     assert rows["services/gateway"]["error"] == "not a git repository"
+
+
+def _set_url(workspace: Path, name: str, url: str) -> None:
+    data = json.loads((workspace / ".meta").read_text())
+    data["projects"][name] = url
+    (workspace / ".meta").write_text(json.dumps(data, indent=2) + "\n")
+
+
+def test_update_from_a_silent_remote_fails_fast_with_the_hint(workspace, meta):
+    import time
+
+    from tests.remotes import silent_remote
+
+    with silent_remote() as url:
+        for name, address in (("services/orders", url), ("services/billing", url.replace("git://", "https://"))):
+            git("remote", "set-url", "origin", address, cwd=workspace / name)
+            _set_url(workspace, name, address)
+        started = time.monotonic()
+        proc = meta("update", cwd=workspace, env={"META_GIT_IDLE_TIMEOUT": "2"}, timeout=120)
+    assert time.monotonic() - started < 30
+    assert proc.returncode == 1
+    for name in ("services/orders", "services/billing"):
+        line = next(line for line in proc.stderr.splitlines() if name in line)
+        assert "no answer from the remote for 2s" in line and "META_GIT_TIMEOUT" in line, proc.stderr
+
+
+def test_lock_never_writes_a_credential(workspace, meta):
+    secret = "https://deploy:s3cret@git.example.invalid/acme/orders.git"
+    _set_url(workspace, "services/orders", secret)
+    _set_url(workspace, "services/billing", "https://ghp_t0ken@git.example.invalid/acme/billing.git")
+    assert meta("lock", cwd=workspace).returncode == 0
+    text = (workspace / ".meta.lock").read_text()
+    assert "s3cret" not in text and "ghp_t0ken" not in text
+    urls = {k: v["url"] for k, v in json.loads(text)["projects"].items()}
+    assert urls["services/orders"] == "https://git.example.invalid/acme/orders.git"
+    assert urls["services/billing"] == "https://git.example.invalid/acme/billing.git"
+    for args in (("status", "--json"), ("project", "list", "--json"), ("update", "--json"), ("status",)):
+        proc = meta(*args, cwd=workspace)
+        assert "s3cret" not in proc.stdout + proc.stderr and "ghp_t0ken" not in proc.stdout + proc.stderr
+
+
+def test_a_malformed_lock_file_is_one_line(workspace, meta):
+    for text, what in (("[" * 100000, "nested more than"), ('{"projects": {"a": ' + "1" * 5000 + "}}", "number"),
+                       ('{"projects": {"a\\nb": 5}}', "projects.a\\nb: needs a 'commit'")):
+        (workspace / ".meta.lock").write_text(text)
+        proc = meta("update", "--locked", cwd=workspace)
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and what in proc.stderr, proc.stderr
