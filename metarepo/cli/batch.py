@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from metarepo.cli.common import emit_json, jobs_from, select, selection_options
+from metarepo.cli.common import SECONDS, emit_json, jobs_from, select, selection_options
 from metarepo.cli.render import ProgressReporter, exit_status, style, summary_line, table
 from metarepo.report import NULL
 
@@ -58,7 +58,7 @@ def finish(verb: str, run: Any, as_json: bool, describe: Callable[[Any], str]) -
 @batch.command("run", context_settings={"ignore_unknown_options": True})
 @click.option("--branch", "-b", required=True, help="The branch to make (or reuse) in each repo.")
 @click.option("--message", "-m", required=True, help="The commit message.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+@click.option("--timeout", type=SECONDS, metavar="S",
               help="End the command after S seconds in a repo.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @selection_options

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -10,6 +11,26 @@ from typing import Any, Callable
 import click
 
 from metarepo.manifest import Manifest, Project, Selection, load_manifest
+
+
+class Seconds(click.ParamType):
+    """A time limit in seconds: a finite number above zero (``inf`` and ``nan`` are refused)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float) and math.isfinite(value) and value > 0:
+            return value
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r} is not a time limit: give a finite number of seconds above 0", param, ctx)
+        return seconds
+
+
+SECONDS = Seconds()
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:

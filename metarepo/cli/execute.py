@@ -11,14 +11,14 @@ from typing import Any, Sequence
 
 import click
 
-from metarepo.cli.common import jobs_from, select, selection_options
+from metarepo.cli.common import SECONDS, jobs_from, select, selection_options
 from metarepo.cli.render import exit_status, style, summary_line
 
 _RUN_OPTIONS = [
     click.option("--stream", is_flag=True, help="Print lines live, prefixed with the project."),
     click.option("--json", "as_json", is_flag=True,
                  help="One JSON document: each project's exit code, duration and output."),
-    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+    click.option("--timeout", type=SECONDS, metavar="S",
                  help="End a project's whole process group after S seconds."),
     click.option("--dry-run", is_flag=True, help="List what would run, and run nothing."),
     click.option("--failed", "only_failed", is_flag=True, help="Only the projects that failed last time."),
