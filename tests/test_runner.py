@@ -203,3 +203,34 @@ def test_a_broken_reporter_is_raised_rather_than_waited_on():
 
     with pytest.raises(RuntimeError, match="the reporter broke"):
         run_parallel(["a", "b", "c"], lambda i: i, jobs=2, deps={"c": ["b"]}, reporter=Broken())
+
+
+def test_after_a_ctrl_c_the_same_process_can_run_again(tmp_path):
+    import signal
+
+    from metarepo.runner import INTERRUPTED
+
+    def work(item):
+        if item == "first":
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # Ctrl-C lands in the main thread
+        result = run_command(["sleep", "30"], cwd=tmp_path)
+        return result.returncode
+
+    started = time.monotonic()
+    run = run_parallel(["first", "second"], work, jobs=2)
+    assert run.interrupted and {o.state for o in run.outcomes} == {INTERRUPTED}
+    assert time.monotonic() - started < 20
+    again = run_parallel(["later"], lambda item: run_command(["true"], cwd=tmp_path).returncode, jobs=1)
+    assert again.ok and again.outcomes[0].value == 0
+    assert run_command(["true"], cwd=tmp_path).ok
+
+
+def test_states_are_an_enum_that_reads_as_its_value():
+    import json
+
+    from metarepo.runner import State
+
+    run = run_parallel(["a"], lambda item: None, jobs=1)
+    state = run.outcomes[0].state
+    assert state is State.DONE and state == "done" and f"{state}" == "done" and str(state) == "done"
+    assert json.dumps({"status": state}) == '{"status": "done"}'
