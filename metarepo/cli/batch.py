@@ -11,6 +11,7 @@ import click
 from metarepo.cli.common import SECONDS, emit_json, jobs_from, select, selection_options
 from metarepo.cli.render import ProgressReporter, exit_status, style, summary_line, table
 from metarepo.report import NULL
+from metarepo.runner import State
 
 
 @click.group()
@@ -21,9 +22,9 @@ def batch() -> None:
 def print_outcomes(run: Any, describe: Callable[[Any], str]) -> None:
     """One line per repo, in manifest order: what was done, skipped or failed."""
     for o in run.outcomes:
-        if o.state == "done":
+        if o.state is State.DONE:
             click.echo(f"{style('✓', fg='green')} {o.key}: {describe(o.value)}")
-        elif o.state == "skipped":
+        elif o.state is State.SKIPPED:
             click.echo(f"{style('-', fg='yellow')} {o.key}: skipped, {o.reason}")
         else:
             click.echo(f"{style('✗', fg='red')} {o.key}: {o.reason}")
@@ -153,9 +154,9 @@ def status(ctx: click.Context, branch: str | None, as_json: bool, github_url: st
         return exit_status(run)
     rows, colours = [], []
     for o in run.outcomes:
-        if o.state != "done":
+        if o.state is not State.DONE:
             rows.append([str(o.key), "-", o.state, "-", o.reason])
-            colours.append([None, None, "red" if o.state == "failed" else "yellow", None, None])
+            colours.append([None, None, "red" if o.state is State.FAILED else "yellow", None, None])
             continue
         info, checks = o.value.pull_request, o.value.checks
         if info is None:

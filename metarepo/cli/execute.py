@@ -13,6 +13,7 @@ import click
 
 from metarepo.cli.common import SECONDS, jobs_from, select, selection_options
 from metarepo.cli.render import exit_status, style, summary_line
+from metarepo.runner import State
 
 _RUN_OPTIONS = [
     click.option("--stream", is_flag=True, help="Print lines live, prefixed with the project."),
@@ -145,7 +146,7 @@ def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]
                 out.flush()
 
         def on_end(outcome) -> None:
-            if outcome.state not in ("done",):
+            if outcome.state is not State.DONE:
                 with lock:
                     sys.stdout.flush()
                     click.echo(style(f"✗ {outcome.key}: {outcome.reason}", fg="red", err=True), err=True)
@@ -166,10 +167,10 @@ def print_block(out, outcome) -> None:
     """One project's output, whole, with a header saying how it ended."""
     result = outcome.value
     seconds = f"{outcome.seconds:.2f}s"
-    if outcome.state == "done":
+    if outcome.state is State.DONE:
         mark = style("✓", fg="green")
         detail = style(seconds, dim=True)
-    elif outcome.state == "skipped":
+    elif outcome.state is State.SKIPPED:
         mark = style("-", fg="yellow")
         detail = style(f"skipped: {outcome.reason}", fg="yellow")
     else:
@@ -189,7 +190,7 @@ def print_block(out, outcome) -> None:
 
 def write_json(out, shown: str, run, projects: dict) -> None:
     """The whole run as one JSON document, output streamed from disk (memory stays flat)."""
-    counts = {s: len(run.by_state(s)) for s in ("done", "failed", "skipped", "interrupted")}
+    counts = {s: len(run.by_state(s)) for s in State}
     out.write('{\n  "command": %s,\n  "projects": [' % json.dumps(shown))
     for n, o in enumerate(run.outcomes):
         result = o.value
@@ -212,7 +213,7 @@ def write_json(out, shown: str, run, projects: dict) -> None:
             out.write(json.dumps(decoder.decode(b"", final=True), ensure_ascii=False)[1:-1])
             result.output.close()
         out.write('"}')
-    summary = {"total": len(run.outcomes), "ok": counts["done"], "failed": counts["failed"],
-               "skipped": counts["skipped"], "interrupted": run.interrupted, "seconds": round(run.seconds, 3)}
+    summary = {"total": len(run.outcomes), "ok": counts[State.DONE], "failed": counts[State.FAILED],
+               "skipped": counts[State.SKIPPED], "interrupted": run.interrupted, "seconds": round(run.seconds, 3)}
     out.write("\n  ],\n  \"summary\": %s\n}\n" % json.dumps(summary))
     out.flush()

@@ -8,6 +8,7 @@ import click
 
 from metarepo.cli.common import emit_json, jobs_from, select, selection_options
 from metarepo.cli.render import ProgressReporter, exit_status, style, summary_line, table
+from metarepo.runner import State
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 _REGISTRY = click.option("--registry", metavar="R", help="Push to / deploy from registry R (default: .meta's).")
@@ -68,7 +69,7 @@ def build(ctx: click.Context, since: str | None, push: bool, registry: str | Non
             digest = f"  {value.digest[:19]}" if value.digest else ""
             line = f"{style('✓', fg='green')} {outcome.key}  {value.tags[0]}{digest}  ({outcome.seconds:.1f}s)"
             (reporter.echo if reporter else _echo)(line)
-        elif outcome.state == "failed":
+        elif outcome.state is State.FAILED:
             lines = [style(f"✗ {outcome.key}: {outcome.reason}", fg="red", err=True)]
             if value is not None and value.log_tail:
                 lines += [_indent(value.log_tail), f"    log: {value.log}"]

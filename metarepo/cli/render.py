@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import click
 
-from metarepo.runner import DONE, FAILED, INTERRUPTED, SKIPPED, Run
+from metarepo.runner import Run, State
 
 
 def is_terminal(stream) -> bool:
@@ -72,10 +72,11 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], colours: Iterab
 
 def summary_line(verb: str, run: Run, *, ok_word: str = "ok") -> str:
     """``exec: 12 ok, 1 failed (billing), 2 skipped · 0.84s`` (on stderr)."""
-    counts = {state: [str(o.key) for o in run.outcomes if o.state == state]
-              for state in (DONE, FAILED, SKIPPED, INTERRUPTED)}
-    parts = [style(f"{len(counts[DONE])} {ok_word}", fg="green", err=True)]
-    for state, colour in ((FAILED, "red"), (SKIPPED, "yellow"), (INTERRUPTED, "red")):
+    counts: dict[State, list[str]] = {state: [] for state in State}
+    for o in run.outcomes:
+        counts[o.state].append(str(o.key))
+    parts = [style(f"{len(counts[State.DONE])} {ok_word}", fg="green", err=True)]
+    for state, colour in ((State.FAILED, "red"), (State.SKIPPED, "yellow"), (State.INTERRUPTED, "red")):
         names = counts[state]
         if names:
             shown = ", ".join(names[:5]) + (f", +{len(names) - 5} more" if len(names) > 5 else "")
@@ -88,7 +89,7 @@ def summary_line(verb: str, run: Run, *, ok_word: str = "ok") -> str:
 def exit_status(run: Run) -> int:
     if run.interrupted:
         return 130
-    return 0 if all(o.state in (DONE, SKIPPED) for o in run.outcomes) and not run.by_state(FAILED) else 1
+    return 0 if all(o.state in (State.DONE, State.SKIPPED) for o in run.outcomes) else 1
 
 
 class ProgressReporter:
@@ -142,8 +143,8 @@ def failures_block(run: Run) -> list[str]:
     """One line per project that did not succeed, for the end of a run."""
     lines = []
     for o in run.outcomes:
-        if o.state == FAILED:
+        if o.state is State.FAILED:
             lines.append(style(f"✗ {o.key}: {o.reason}", fg="red", err=True))
-        elif o.state == SKIPPED:
+        elif o.state is State.SKIPPED:
             lines.append(style(f"- {o.key}: skipped, {o.reason}", fg="yellow", err=True))
     return lines

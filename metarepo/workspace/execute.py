@@ -21,8 +21,7 @@ import re
 from typing import Callable, Mapping, Sequence
 
 from metarepo.manifest import Manifest, Project, write_atomic
-from metarepo.runner import (DONE, CommandResult, Failed, Outcome, Run, Skip, child_env, run_command,
-                             run_parallel)
+from metarepo.runner import CommandResult, Failed, Outcome, Run, Skip, State, child_env, run_command, run_parallel
 
 LAST_RUN = "last-run.json"
 SHELL = "/bin/sh"
@@ -109,7 +108,7 @@ def run_in_projects(
 
 
 def remember_failures(manifest: Manifest, argv: Sequence[str], run: Run) -> None:
-    failed = [str(o.key) for o in run.outcomes if o.state != DONE and o.state != "skipped"]
+    failed = [str(o.key) for o in run.outcomes if o.state in (State.FAILED, State.INTERRUPTED)]
     try:
         write_atomic(manifest.ensure_state_dir() / LAST_RUN, json.dumps({"argv": list(argv), "failed": failed}) + "\n",
                      durable=False)
