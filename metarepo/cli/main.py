@@ -54,10 +54,29 @@ class LazyGroup(click.Group):
             raise
         return getattr(module, attr)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, with a "did you mean" from the table (click's own looks only at loaded commands)."""
+        name = args[0]
+        if not ctx.resilient_parsing and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise click.UsageError(f"No such command {name!r}.{did_you_mean(name, self.list_commands(ctx))}", ctx)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_) for name, (target, help_) in COMMANDS.items() if _available(target)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """" Did you mean 'exec'?" for a word close to one of ``choices``, else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=3)
+    if not close:
+        return ""
+    if len(close) == 1:
+        return f" Did you mean {close[0]!r}?"
+    return " Did you mean one of " + ", ".join(repr(c) for c in close) + "?"
 
 
 def _available(target: str) -> bool:
