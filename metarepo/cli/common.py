@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
+from metarepo.errors import UsageError
 from metarepo.manifest import Manifest, Project, Selection, load_manifest
 
 
@@ -78,9 +80,48 @@ def manifest_from(ctx: click.Context) -> Manifest:
 
 def select(ctx: click.Context, kwargs: dict[str, Any], only: tuple[str, ...] | None = None
            ) -> tuple[Manifest, list[Project]]:
-    """Load the manifest and apply the selection flags found in ``kwargs`` (consumed)."""
+    """Load the manifest and apply the selection flags found in ``kwargs`` (consumed).
+
+    Flags that together select nothing from a manifest that has projects are
+    bad input (exit 2), named in one line; a manifest with no projects, or an
+    ``only`` list that names none of them, is just an empty fleet.
+    """
     manifest = manifest_from(ctx)
-    return manifest, selection_from(kwargs, only).apply(manifest.projects)
+    selection = selection_from(kwargs, only)
+    chosen = selection.apply(manifest.projects)
+    if not chosen and manifest.projects and any(getattr(selection, field) for field in _SELECTION_FLAGS):
+        raise UsageError(nothing_selected(ctx, selection, manifest.projects))
+    return manifest, chosen
+
+
+_SELECTION_FLAGS = {"include_only": "--include-only", "exclude": "--exclude", "include_pattern": "--include-pattern",
+                    "exclude_pattern": "--exclude-pattern", "tags": "--tag"}
+
+
+def nothing_selected(ctx: click.Context, selection: Selection, projects: list[Project]) -> str:
+    """Which of the given flags selected nothing: each one that does alone, else all of them together."""
+    names = {p.name for p in projects}
+    among = "" if selection.only is None else (
+        f" among the {len(selection.only)} project(s) that failed last time" if set(selection.only) & names
+        else " (none of the projects that failed last time is in .meta any more)")
+    given = {field: value for field in _SELECTION_FLAGS if (value := getattr(selection, field))}
+    flags = {param.name: param.opts[0] for param in ctx.command.params if param.name in _SELECTION_FLAGS}
+
+    def shown(field: str) -> str:
+        value = given[field]
+        return f"{flags.get(field, _SELECTION_FLAGS[field])} {','.join(value) if isinstance(value, tuple) else value}"
+
+    alone = [field for field in given
+             if not replace(Selection(only=selection.only), **{field: given[field]}).apply(projects)]
+    hint = ""
+    if "tags" in alone:
+        known = sorted({tag for p in projects for tag in p.tags})
+        hint = f" (tags in .meta: {', '.join(known)})" if known else " (no project in .meta has a tag)"
+    if alone:
+        culprits = " and ".join(shown(field) for field in alone)
+        verb = "selects" if len(alone) == 1 else "each select"
+        return f"{culprits} {verb} no project{among}{hint}"
+    return f"{' and '.join(shown(field) for field in given)} together select no project{among}"
 
 
 def jobs_from(kwargs: dict[str, Any], default: int | None = None) -> int:

@@ -120,6 +120,10 @@ def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]
             click.echo("meta: no failed projects recorded from the last run; nothing to do", err=True)
             return 0
     manifest, projects = select(ctx, kwargs, only=only)
+    if not manifest.projects and not include_root:
+        click.echo("meta: no projects in .meta yet (add one with `meta project add PATH URL`); nothing to run",
+                   err=True)
+        return 0
     if include_root:
         projects = [manifest.root_project(), *projects]
     jobs = jobs_from(kwargs)
