@@ -9,6 +9,7 @@ from typing import Any, Callable
 import click
 
 from metarepo.cli.common import SECONDS, emit_json, jobs_from, select, selection_options
+from metarepo.cli.passthrough import PassThrough
 from metarepo.cli.render import ProgressReporter, exit_status, style, summary_line, table
 from metarepo.report import NULL
 from metarepo.runner import State
@@ -56,14 +57,14 @@ def finish(verb: str, run: Any, as_json: bool, describe: Callable[[Any], str]) -
     return exit_status(run)
 
 
-@batch.command("run", context_settings={"ignore_unknown_options": True})
+@batch.command("run", cls=PassThrough)
 @click.option("--branch", "-b", required=True, help="The branch to make (or reuse) in each repo.")
 @click.option("--message", "-m", required=True, help="The commit message.")
 @click.option("--timeout", type=SECONDS, metavar="S",
               help="End the command after S seconds in a repo.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @selection_options
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="CMD...")
 @click.pass_context
 def run_(ctx: click.Context, branch: str, message: str, timeout: float | None, as_json: bool,
          command: tuple[str, ...], **kwargs: Any) -> int:
@@ -71,9 +72,12 @@ def run_(ctx: click.Context, branch: str, message: str, timeout: float | None, a
 
     A repo with uncommitted changes is skipped (never stashed); a repo where
     nothing changed is skipped and its new branch removed. Each repo goes
-    back to the branch it was on. Example:
+    back to the branch it was on. Options go before CMD, or after it as
+    for `meta exec` (see `meta exec --help`). Example:
 
-        meta batch run -b bump-base -m "Use the new base image" -- sed -i s/alpine:3.19/alpine:3.20/ Dockerfile
+    \b
+        meta batch run -b bump-base -m "Use the new base image" -- \\
+            sed -i s/alpine:3.19/alpine:3.20/ Dockerfile
     """
     from metarepo.batch.change import apply_change, shell_change
 

@@ -7,11 +7,12 @@ import json
 import shlex
 import sys
 import threading
-from typing import Any, Sequence
+from typing import Any
 
 import click
 
 from metarepo.cli.common import SECONDS, jobs_from, select, selection_options
+from metarepo.cli.passthrough import GitPassThrough, PassThrough
 from metarepo.cli.render import exit_status, style, summary_line
 from metarepo.runner import State
 
@@ -34,8 +35,15 @@ def run_options(func):
     return selection_options(func)
 
 
-@click.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
-@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+_AFTER_HELP = """a word that is exactly one of our --long options, or -j, is ours;
+    a --long one a typo away from one of ours (--stram, --exlude) is refused
+    with a suggestion before anything runs; any other (--oneline, --stat,
+    --tags, -h) is {whose}. Everything after -- is {whose}, untouched.
+"""
+
+
+@click.command("exec", cls=PassThrough)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True, metavar="CMD...")
 @run_options
 @click.pass_context
 def exec_(ctx: click.Context, command: tuple[str, ...], **kwargs: Any) -> int:
@@ -44,6 +52,9 @@ def exec_(ctx: click.Context, command: tuple[str, ...], **kwargs: Any) -> int:
     Quote CMD as one argument (`meta exec "git status --short"`), or pass it
     as several (`meta exec -- make test`). Each run gets META_PROJECT,
     META_PROJECT_PATH, META_PROJECT_URL and META_ROOT in its environment.
+
+    Our options may stand before or after CMD, as npm meta users type them.
+    Before CMD, every option must be one of ours. After CMD's first word,
     """
     from metarepo.workspace.execute import shell_argv
 
@@ -51,56 +62,22 @@ def exec_(ctx: click.Context, command: tuple[str, ...], **kwargs: Any) -> int:
     return _run(ctx, shell_argv(text), text, kwargs)
 
 
-# Our long options may stand anywhere in `meta git ...`, as npm meta users type them;
-# everything else (and everything after `--`) belongs to git.
-_GIT_FLAGS = {"--stream", "--json", "--dry-run", "--failed", "--include-root", "--parallel"}
-_GIT_VALUED = {"--include-only", "--exclude", "--include-pattern", "--exclude-pattern", "--tag",
-               "--jobs", "--timeout"}
-
-
-def split_git_args(args: Sequence[str]) -> tuple[list[str], list[str]]:
-    ours, theirs = [], []
-    items = list(args)
-    i = 0
-    while i < len(items):
-        arg = items[i]
-        name = arg.split("=", 1)[0]
-        if arg == "--":
-            theirs.extend(items[i + 1:])
-            break
-        if name in _GIT_FLAGS:
-            ours.append(arg)
-        elif name in _GIT_VALUED:
-            ours.append(arg)
-            if "=" not in arg and i + 1 < len(items):
-                ours.append(items[i + 1])
-                i += 1
-        else:
-            theirs.append(arg)
-        i += 1
-    return ours, theirs
-
-
-@click.command("git", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.command("git", cls=GitPassThrough)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, required=True)
+@run_options
 @click.pass_context
-def git(ctx: click.Context, args: tuple[str, ...]) -> int:
+def git(ctx: click.Context, args: tuple[str, ...], **kwargs: Any) -> int:
     """Run `git ARGS` in every selected project (no shell involved).
 
-    The selection and output flags of `meta exec` may stand anywhere;
-    everything after `--` goes to git untouched.
+    Our options may stand anywhere. Before git's subcommand, an option is
+    ours or one of git's own (-C DIR, -c NAME=VALUE, --no-pager...); any
+    other is refused. After it,
     """
-    ours, theirs = split_git_args(args)
-    if not theirs:
-        raise click.UsageError("no git command given")
+    return _run(ctx, ["git", *args], "git " + shlex.join(args), kwargs)
 
-    @click.command()
-    @run_options
-    def parse(**kwargs: Any) -> dict[str, Any]:
-        return kwargs
 
-    kwargs = parse.main(args=ours, prog_name="meta git", standalone_mode=False)
-    return _run(ctx, ["git", *theirs], "git " + shlex.join(theirs), kwargs)
+exec_.help += _AFTER_HELP.format(whose="the command's")
+git.help += _AFTER_HELP.format(whose="git's")
 
 
 def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]) -> int:
