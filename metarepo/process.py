@@ -215,17 +215,18 @@ def run_command(
     cwd: str | os.PathLike[str],
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
-    on_line: Callable[[bytes], None] | None = None,
+    on_lines: Callable[[bytes, bool], None] | None = None,
 ) -> CommandResult:
     """Run ``argv`` in ``cwd`` in a new process group and wait for it.
 
-    Output goes to an unnamed temporary file; with ``on_line`` it is read from
-    a pipe instead and each line handed over as it comes (for ``--stream``).
-    On timeout the whole group is ended and ``timed_out`` is set.
+    Output goes to an unnamed temporary file; with ``on_lines`` it is read from
+    a pipe instead and handed over as it comes (for ``--stream``), in runs of
+    whole lines, with whether the pipe is idle for now (see ``_pump``). On
+    timeout the whole group is ended and ``timed_out`` is set.
     """
     _check_cancelled()
     t0 = time.monotonic()
-    spill = None if on_line else tempfile.TemporaryFile(prefix="meta-out-")
+    spill = None if on_lines else tempfile.TemporaryFile(prefix="meta-out-")
     try:
         env = env if env is not None else child_env()
         proc = subprocess.Popen(
@@ -240,7 +241,7 @@ def run_command(
     _register(proc)
     timed_out = False
     try:
-        if on_line is None:
+        if on_lines is None:
             if not wait_exit(proc, timeout):
                 timed_out = True
                 end_process_group(proc)
@@ -256,8 +257,7 @@ def run_command(
                 timer.daemon = True
                 timer.start()
             assert proc.stdout is not None
-            for line in iter(lambda: proc.stdout.readline(1 << 16), b""):
-                on_line(line)
+            _pump(proc.stdout.fileno(), on_lines)
             proc.wait()
             if timer:
                 timer.cancel()
@@ -277,6 +277,39 @@ def run_command(
             output = Output(spill=spill, size=size)
     return CommandResult(tuple(argv), None if timed_out else proc.returncode,
                          time.monotonic() - t0, output, timed_out)
+
+
+_READ = 1 << 16  # a pipe's capacity on Linux: one read takes what is there
+_LONGEST_LINE = 1 << 16  # a longer line is handed over in pieces, each ended by a newline
+
+
+def _pump(fd: int, on_lines: Callable[[bytes, bool], None]) -> None:
+    """Read ``fd`` to its end, handing over runs of whole lines (a last unfinished one gets a newline).
+
+    A read shorter than asked for emptied the pipe: the child has nothing
+    more for now, so ``idle`` is true and the reader may flush what it holds.
+    A partial line waits for its end, so two children's halves never mix.
+    """
+    tail = b""
+    while True:
+        data = os.read(fd, _READ)
+        if not data:
+            break
+        idle = len(data) < _READ
+        if tail:
+            data = tail + data
+        cut = data.rfind(b"\n") + 1
+        if cut == len(data):
+            tail = b""
+        elif len(data) - cut >= _LONGEST_LINE:
+            tail, data, cut = b"", data + b"\n", len(data) + 1
+        else:
+            tail = data[cut:]
+        if cut:
+            on_lines(data[:cut] if cut < len(data) else data, idle)
+    if tail:
+        on_lines(tail + b"\n", True)
+
 
 def run_captured(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env: Mapping[str, str],
                  timeout: float, input: str | None = None) -> subprocess.CompletedProcess[str]:

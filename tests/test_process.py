@@ -63,3 +63,14 @@ def test_run_captured_hands_over_input_or_nothing(tmp_path):
     with pytest.raises(subprocess.TimeoutExpired):
         run_captured(["sh", "-c", "cat >/dev/null; sleep 30"], cwd=tmp_path, env=os.environ, timeout=0.5,
                      input="x")
+
+
+def test_streamed_output_comes_in_runs_of_whole_lines(tmp_path):
+    runs: list[bytes] = []
+    script = "printf 'one\\ntw'; sleep 0.2; printf 'o\\n'; head -c 200000 /dev/zero | tr '\\0' x; printf '\\nlast'"
+    result = run_command(["sh", "-c", script], cwd=tmp_path, on_lines=lambda data, idle: runs.append(data))
+    assert result.ok and all(run.endswith(b"\n") for run in runs)
+    lines = b"".join(runs).split(b"\n")
+    assert lines[:2] == [b"one", b"two"] and lines[-2:] == [b"last", b""]
+    long_pieces = lines[2:-2]  # the 200,000-byte line, cut into pieces of at most 128 KiB
+    assert b"".join(long_pieces) == b"x" * 200_000 and all(len(piece) <= 1 << 17 for piece in long_pieces)

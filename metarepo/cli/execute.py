@@ -6,7 +6,6 @@ import codecs
 import json
 import shlex
 import sys
-import threading
 from typing import Any
 
 import click
@@ -117,23 +116,21 @@ def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]
 
     out = sys.stdout.buffer
     if stream:
-        lock = threading.Lock()
-        width = max((len(p.name) for p in projects), default=0)
+        from metarepo.cli.stream import PrefixedStream
 
-        def on_line(project, line: bytes) -> None:
-            prefix = style(project.name.ljust(width), fg="cyan").encode() + b" | "
-            with lock:
-                out.write(prefix + line if line.endswith(b"\n") else prefix + line + b"\n")
-                out.flush()
+        width = max((len(p.name) for p in projects), default=0)
+        lines = PrefixedStream(out, {p.name: style(p.name.ljust(width), fg="cyan").encode() + b" | "
+                                     for p in projects})
 
         def on_end(outcome) -> None:
             if outcome.state is not State.DONE:
-                with lock:
-                    sys.stdout.flush()
-                    click.echo(style(f"✗ {outcome.key}: {outcome.reason}", fg="red", err=True), err=True)
+                lines.flush()
+                click.echo(style(f"✗ {outcome.key}: {outcome.reason}", fg="red", err=True), err=True)
 
-        run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout, on_line=on_line,
+        run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout,
+                              on_lines=lambda project, data, idle: lines.write(project.name, data, idle),
                               on_outcome=on_end)
+        lines.flush()
     else:
         def on_outcome(outcome) -> None:
             print_block(out, outcome)

@@ -70,7 +70,7 @@ def run_in_projects(
     *,
     jobs: int,
     timeout: float | None = None,
-    on_line: Callable[[Project, bytes], None] | None = None,
+    on_lines: Callable[[Project, bytes, bool], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Run:
     """Run ``argv`` in each project; outcome values are ``CommandResult``s.
@@ -87,11 +87,11 @@ def run_in_projects(
         project = by_name[name]
         if not project.path.is_dir():
             raise Skip("not cloned (run `meta update`)")
-        line_sink = (lambda line: on_line(project, line)) if on_line else None
+        sink = (lambda data, idle: on_lines(project, data, idle)) if on_lines else None
         env = project_env(manifest, project, base)
         for n, candidate in enumerate(attempts):
             try:
-                result = run_command(candidate, cwd=project.path, env=env, timeout=timeout, on_line=line_sink)
+                result = run_command(candidate, cwd=project.path, env=env, timeout=timeout, on_lines=sink)
                 break
             except OSError:  # the program could not be started: let the shell run it (and say why)
                 if n == len(attempts) - 1:

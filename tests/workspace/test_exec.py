@@ -221,3 +221,28 @@ def test_a_plain_command_the_kernel_cannot_start_goes_to_the_shell(workspace, me
     env = dict(line.split("=", 1) for line in json.loads(proc.stdout)["projects"][0]["output"].splitlines()
                if "=" in line)
     assert env["PWD"] == str(workspace / "services/orders") and env["META_PROJECT"] == "services/orders"
+
+
+def test_stream_writes_in_batches_not_once_per_line(workspace):
+    """20,000 short lines: a write (and flush) per line was 20,000 system calls; batches are a few dozen."""
+    code = ("import sys\nfrom metarepo.cli.main import main\n"
+            "try:\n    main(['exec', 'seq 20000', '--stream', '--include-only', 'orders,billing'])\n"
+            "except SystemExit as exc:\n    status = exc.code\n"
+            "sys.stdout.flush()\n"
+            "writes = next(int(l.split()[1]) for l in open('/proc/self/io') if l.startswith('syscw'))\n"
+            "print(status, writes, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=workspace, capture_output=True, text=True)
+    status, writes = map(int, proc.stderr.strip().splitlines()[-1].split())
+    assert status == 0
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 40_000
+    assert [line for line in lines if line.startswith("services/orders  | ")][-1] == "services/orders  | 20000"
+    assert writes < 2_000, f"{writes} writes"
+
+
+def test_stream_keeps_lines_whole_while_another_project_prints(workspace, meta):
+    proc = meta("exec", 'printf "start of $(basename $META_PROJECT) "; sleep 0.5; echo "end"; printf "no newline"',
+                "--stream", "--include-only", "orders,billing", cwd=workspace)
+    assert sorted(proc.stdout.splitlines()) == [
+        "services/billing | no newline", "services/billing | start of billing end",
+        "services/orders  | no newline", "services/orders  | start of orders end"]
