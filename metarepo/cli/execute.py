@@ -17,6 +17,8 @@ from metarepo.runner import State
 
 _RUN_OPTIONS = [
     click.option("--stream", is_flag=True, help="Print lines live, prefixed with the project."),
+    click.option("--ordered", is_flag=True,
+                 help="Grouped output in manifest order: each block once every block before it is printed."),
     click.option("--json", "as_json", is_flag=True,
                  help="One JSON document: each project's exit code, duration and output."),
     click.option("--timeout", type=SECONDS, metavar="S",
@@ -85,8 +87,11 @@ def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]
     stream, as_json, timeout = kwargs.pop("stream"), kwargs.pop("as_json"), kwargs.pop("timeout")
     dry_run, only_failed, include_root = kwargs.pop("dry_run"), kwargs.pop("only_failed"), kwargs.pop("include_root")
     kwargs.pop("parallel", None)
+    ordered = kwargs.pop("ordered")
     if stream and as_json:
         raise click.UsageError("--stream and --json cannot be used together")
+    if ordered and stream:
+        raise click.UsageError("--ordered keeps whole blocks in order; --stream prints lines as they come")
     from metarepo.cli.common import manifest_from
 
     only = None
@@ -131,39 +136,22 @@ def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]
                               on_lines=lambda project, data, idle: lines.write(project.name, data, idle),
                               on_outcome=on_end)
         lines.flush()
-    else:
-        def on_outcome(outcome) -> None:
-            print_block(out, outcome)
+    elif ordered:
+        from metarepo.cli.blocks import OrderedBlocks
 
-        run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout, on_outcome=on_outcome)
+        blocks = OrderedBlocks(out, [p.name for p in projects])
+        try:
+            run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout, on_outcome=blocks.add)
+        finally:
+            blocks.finish()
+    else:
+        from metarepo.cli.blocks import print_block
+
+        run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout,
+                              on_outcome=lambda outcome: print_block(out, outcome))
     sys.stdout.flush()
     click.echo(summary_line(shown if len(shown) <= 40 else shown[:39] + "…", run), err=True)
     return exit_status(run)
-
-
-def print_block(out, outcome) -> None:
-    """One project's output, whole, with a header saying how it ended."""
-    result = outcome.value
-    seconds = f"{outcome.seconds:.2f}s"
-    if outcome.state is State.DONE:
-        mark = style("✓", fg="green")
-        detail = style(seconds, dim=True)
-    elif outcome.state is State.SKIPPED:
-        mark = style("-", fg="yellow")
-        detail = style(f"skipped: {outcome.reason}", fg="yellow")
-    else:
-        mark = style("✗", fg="red")
-        detail = style(f"{outcome.reason} · {seconds}", fg="red")
-    out.write(f"{mark} {style(str(outcome.key), bold=True)} {detail}\n".encode())
-    if result is not None:
-        last = b""
-        for chunk in result.output.chunks():
-            out.write(chunk)
-            last = chunk
-        if last and not last.endswith(b"\n"):
-            out.write(b"\n")
-        result.output.close()
-    out.flush()
 
 
 def write_json(out, shown: str, run, projects: dict) -> None:
