@@ -31,3 +31,10 @@ def test_a_mistyped_command_gets_a_suggestion(meta, tmp_path):
 def test_version(meta, tmp_path):
     proc = meta("--version", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.startswith("meta, version")
+
+
+def test_the_package_declares_its_licence_as_an_spdx_expression():
+    """The license table is deprecated (setuptools warned three times on every install)."""
+    from importlib.metadata import metadata
+
+    assert metadata("metarepo")["License-Expression"] == "MIT"
