@@ -12,26 +12,26 @@ import io
 import tempfile
 from typing import IO, BinaryIO, Hashable, Sequence
 
-from metarepo.cli.render import style
+from metarepo.cli.app import Application
 from metarepo.runner import Outcome, State
 
 _WAITING_IN_MEMORY = 16 << 20
 
 
-def write_block(sink: IO[bytes], outcome: Outcome) -> None:
+def write_block(app: Application, sink: IO[bytes], outcome: Outcome) -> None:
     """Write one project's block to ``sink``; its output is freed afterwards."""
     result = outcome.value
     seconds = f"{outcome.seconds:.2f}s"
     if outcome.state is State.DONE:
-        mark = style("✓", fg="green")
-        detail = style(seconds, dim=True)
+        mark = app.style("✓", fg="green")
+        detail = app.style(seconds, dim=True)
     elif outcome.state is State.SKIPPED:
-        mark = style("-", fg="yellow")
-        detail = style(f"skipped: {outcome.reason}", fg="yellow")
+        mark = app.style("-", fg="yellow")
+        detail = app.style(f"skipped: {outcome.reason}", fg="yellow")
     else:
-        mark = style("✗", fg="red")
-        detail = style(f"{outcome.reason} · {seconds}", fg="red")
-    sink.write(f"{mark} {style(str(outcome.key), bold=True)} {detail}\n".encode())
+        mark = app.style("✗", fg="red")
+        detail = app.style(f"{outcome.reason} · {seconds}", fg="red")
+    sink.write(f"{mark} {app.style(str(outcome.key), bold=True)} {detail}\n".encode())
     if result is not None:
         last = b""
         for chunk in result.output.chunks():
@@ -42,15 +42,16 @@ def write_block(sink: IO[bytes], outcome: Outcome) -> None:
         result.output.close()
 
 
-def print_block(out: BinaryIO, outcome: Outcome) -> None:
-    write_block(out, outcome)
+def print_block(app: Application, out: BinaryIO, outcome: Outcome) -> None:
+    write_block(app, out, outcome)
     out.flush()
 
 
 class OrderedBlocks:
     """Blocks in the order of ``keys``, each printed once every block before it is."""
 
-    def __init__(self, out: BinaryIO, keys: Sequence[Hashable]) -> None:
+    def __init__(self, app: Application, out: BinaryIO, keys: Sequence[Hashable]) -> None:
+        self._app = app
         self._out = out
         self._index = {key: n for n, key in enumerate(keys)}
         self._next = 0
@@ -63,7 +64,7 @@ class OrderedBlocks:
         if n != self._next:
             self._hold(n, outcome)
             return
-        print_block(self._out, outcome)
+        print_block(self._app, self._out, outcome)
         self._next += 1
         while self._next in self._held:
             self._print_held(self._next)
@@ -81,14 +82,14 @@ class OrderedBlocks:
         size = outcome.value.output.size if outcome.value is not None else 0
         if self._in_memory + size <= _WAITING_IN_MEMORY:
             block = io.BytesIO()
-            write_block(block, outcome)
+            write_block(self._app, block, outcome)
             self._held[n] = block.getvalue()
             self._in_memory += len(self._held[n])
             return
         if self._spill is None:
             self._spill = tempfile.TemporaryFile(prefix="meta-ordered-")
         start = self._spill.seek(0, io.SEEK_END)
-        write_block(self._spill, outcome)
+        write_block(self._app, self._spill, outcome)
         self._held[n] = (start, self._spill.tell() - start)
 
     def _print_held(self, n: int) -> None:

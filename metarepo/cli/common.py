@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Callable
 
 import click
 
+from metarepo.cli.app import application
 from metarepo.errors import UsageError
 from metarepo.manifest import Manifest, Project, Selection, load_manifest
 
@@ -74,8 +72,7 @@ def selection_from(kwargs: dict[str, Any], only: tuple[str, ...] | None = None) 
 
 
 def manifest_from(ctx: click.Context) -> Manifest:
-    root: Path | None = (ctx.find_root().obj or {}).get("root")
-    return load_manifest(root)
+    return load_manifest(application(ctx).root)
 
 
 def select(ctx: click.Context, kwargs: dict[str, Any], only: tuple[str, ...] | None = None
@@ -130,11 +127,19 @@ def jobs_from(kwargs: dict[str, Any], default: int | None = None) -> int:
     return kwargs.pop("jobs", None) or default or default_jobs()
 
 
-def emit_json(document: Any) -> None:
-    """One JSON document on stdout: compact for programs, indented for a person at a terminal.
+def json_option(func: Callable[..., Any] | None = None, *, help: str = "Print one JSON document.") -> Any:
+    """The one ``--json`` flag: passed on as ``as_json``, and it tells the Application (no progress bar)."""
+    if func is None:
+        return lambda f: json_option(f, help=help)
 
-    (Compact is also what keeps ``json`` on its C encoder; indenting takes the
-    pure-Python one, about six times slower on a fleet-sized document.)"""
-    tty = sys.stdout.isatty()
-    sys.stdout.write(json.dumps(document, indent=2 if tty else None, separators=None if tty else (",", ":"),
-                                ensure_ascii=False, default=str) + "\n")
+    def remember(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        if value:
+            application(ctx).as_json = True
+        return value
+
+    return click.option("--json", "as_json", is_flag=True, help=help, callback=remember)(func)
+
+
+def emit_json(document: Any) -> None:
+    """One JSON document on stdout (``Application.json``; kept for the modules not converted yet)."""
+    application().json(document)

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import codecs
-import json
 import shlex
 import sys
 from typing import Any
 
 import click
 
-from metarepo.cli.common import SECONDS, jobs_from, select, selection_options
+from metarepo.cli.app import application
+from metarepo.cli.common import SECONDS, json_option, jobs_from, manifest_from, select, selection_options
 from metarepo.cli.passthrough import GitPassThrough, PassThrough
-from metarepo.cli.render import exit_status, style, summary_line
-from metarepo.runner import State
+from metarepo.runner import Run, State
 
 _RUN_OPTIONS = [
     click.option("--stream", is_flag=True, help="Print lines live, prefixed with the project."),
     click.option("--ordered", is_flag=True,
                  help="Grouped output in manifest order: each block once every block before it is printed."),
-    click.option("--json", "as_json", is_flag=True,
-                 help="One JSON document: each project's exit code, duration and output."),
+    json_option(help="One JSON document: each project's exit code, duration and output."),
     click.option("--timeout", type=SECONDS, metavar="S",
                  help="End a project's whole process group after S seconds."),
     click.option("--dry-run", is_flag=True, help="List what would run, and run nothing."),
@@ -84,6 +81,7 @@ git.help += _AFTER_HELP.format(whose="git's")
 def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]) -> int:
     from metarepo.workspace.execute import last_failures, run_in_projects
 
+    app = application(ctx)
     stream, as_json, timeout = kwargs.pop("stream"), kwargs.pop("as_json"), kwargs.pop("timeout")
     dry_run, only_failed, include_root = kwargs.pop("dry_run"), kwargs.pop("only_failed"), kwargs.pop("include_root")
     kwargs.pop("parallel", None)
@@ -92,45 +90,43 @@ def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]
         raise click.UsageError("--stream and --json cannot be used together")
     if ordered and stream:
         raise click.UsageError("--ordered keeps whole blocks in order; --stream prints lines as they come")
-    from metarepo.cli.common import manifest_from
 
     only = None
     if only_failed:
         only = last_failures(manifest_from(ctx))
         if not only:
-            click.echo("meta: no failed projects recorded from the last run; nothing to do", err=True)
+            app.info("no failed projects recorded from the last run; nothing to do")
             return 0
     manifest, projects = select(ctx, kwargs, only=only)
     if not manifest.projects and not include_root:
-        click.echo("meta: no projects in .meta yet (add one with `meta project add PATH URL`); nothing to run",
-                   err=True)
+        app.info("no projects in .meta yet (add one with `meta project add PATH URL`); nothing to run")
         return 0
     if include_root:
         projects = [manifest.root_project(), *projects]
     jobs = jobs_from(kwargs)
     if dry_run:
         for p in projects:
-            click.echo(f"{p.name}: {shown}  (in {p.path})")
-        click.echo(f"would run in {len(projects)} projects, {jobs} at once", err=True)
+            app.echo(f"{p.name}: {shown}  (in {p.path})")
+        app.echo(f"would run in {len(projects)} projects, {jobs} at once", err=True)
         return 0
 
     if as_json:
         run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout)
-        write_json(sys.stdout, shown, run, {p.name: p for p in projects})
-        return exit_status(run)
+        app.json(run_json(shown, run, {p.name: p for p in projects}), streamed=True)
+        return app.exit_status(run)
 
     out = sys.stdout.buffer
     if stream:
         from metarepo.cli.stream import PrefixedStream
 
         width = max((len(p.name) for p in projects), default=0)
-        lines = PrefixedStream(out, {p.name: style(p.name.ljust(width), fg="cyan").encode() + b" | "
+        lines = PrefixedStream(out, {p.name: app.style(p.name.ljust(width), fg="cyan").encode() + b" | "
                                      for p in projects})
 
         def on_end(outcome) -> None:
             if outcome.state is not State.DONE:
                 lines.flush()
-                click.echo(style(f"✗ {outcome.key}: {outcome.reason}", fg="red", err=True), err=True)
+                app.failed(str(outcome.key), outcome.reason)
 
         run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout,
                               on_lines=lambda project, data, idle: lines.write(project.name, data, idle),
@@ -139,7 +135,7 @@ def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]
     elif ordered:
         from metarepo.cli.blocks import OrderedBlocks
 
-        blocks = OrderedBlocks(out, [p.name for p in projects])
+        blocks = OrderedBlocks(app, out, [p.name for p in projects])
         try:
             run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout, on_outcome=blocks.add)
         finally:
@@ -148,20 +144,20 @@ def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]
         from metarepo.cli.blocks import print_block
 
         run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout,
-                              on_outcome=lambda outcome: print_block(out, outcome))
+                              on_outcome=lambda outcome: print_block(app, out, outcome))
     sys.stdout.flush()
-    click.echo(summary_line(shown if len(shown) <= 40 else shown[:39] + "…", run), err=True)
-    return exit_status(run)
+    app.summary(shown if len(shown) <= 40 else shown[:39] + "…", run)
+    return app.exit_status(run)
 
 
-def write_json(out, shown: str, run, projects: dict) -> None:
-    """The whole run as one JSON document, output streamed from disk (memory stays flat)."""
-    counts = {s: len(run.by_state(s)) for s in State}
-    out.write('{\n  "command": %s,\n  "projects": [' % json.dumps(shown))
-    for n, o in enumerate(run.outcomes):
+def run_json(shown: str, run: Run, projects: dict) -> dict:
+    """The whole run as one document; each output is streamed from its file as it is written."""
+    from metarepo.cli.jsonout import Streamed
+
+    def entry(o) -> dict:
         result = o.value
         project = projects.get(o.key)
-        head = {
+        return {
             "project": o.key,
             "path": str(project.path) if project else None,
             "status": o.state,
@@ -169,17 +165,11 @@ def write_json(out, shown: str, run, projects: dict) -> None:
             "timed_out": bool(result.timed_out) if result is not None else False,
             "duration": round(o.seconds, 3),
             "reason": o.reason or None,
+            "output": Streamed(result.output.chunks(), result.output.close) if result is not None else "",
         }
-        body = json.dumps(head, ensure_ascii=False)[:-1]
-        out.write(("," if n else "") + "\n    " + body + ', "output": "')
-        if result is not None:
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            for chunk in result.output.chunks():
-                out.write(json.dumps(decoder.decode(chunk), ensure_ascii=False)[1:-1])
-            out.write(json.dumps(decoder.decode(b"", final=True), ensure_ascii=False)[1:-1])
-            result.output.close()
-        out.write('"}')
-    summary = {"total": len(run.outcomes), "ok": counts[State.DONE], "failed": counts[State.FAILED],
-               "skipped": counts[State.SKIPPED], "interrupted": run.interrupted, "seconds": round(run.seconds, 3)}
-    out.write("\n  ],\n  \"summary\": %s\n}\n" % json.dumps(summary))
-    out.flush()
+
+    counts = {s: len(run.by_state(s)) for s in State}
+    return {"command": shown, "projects": [entry(o) for o in run.outcomes],
+            "summary": {"total": len(run.outcomes), "ok": counts[State.DONE], "failed": counts[State.FAILED],
+                        "skipped": counts[State.SKIPPED], "interrupted": run.interrupted,
+                        "seconds": round(run.seconds, 3)}}

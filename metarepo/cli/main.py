@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from metarepo import __version__
+from metarepo.cli.app import Application, application
 from metarepo.errors import MetaError
 
 # name -> (module:attribute, one-line help). Order is the order of `meta --help`.
@@ -92,7 +93,7 @@ def _available(target: str) -> bool:
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None) -> None:
     """Run a fleet of service repositories as if it were one repository."""
-    ctx.obj = {"root": root}
+    ctx.obj = Application(root=root)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,10 +106,10 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("meta: interrupted", err=True)
+        application().error("interrupted")
         sys.exit(130)
     except MetaError as exc:
-        click.echo(f"meta: {exc}", err=True)
+        application().error(str(exc))
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         # The reader went away (`meta exec ... | head`): stop quietly.
@@ -119,6 +120,6 @@ def main(argv: list[str] | None = None) -> None:
         import traceback
 
         traceback.print_exc()
-        click.echo("meta: internal error (a bug in metarepo; the traceback above helps us fix it)", err=True)
+        application().error("internal error (a bug in metarepo; the traceback above helps us fix it)")
         sys.exit(3)
     sys.exit(result if isinstance(result, int) else 0)

@@ -267,12 +267,13 @@ def test_ordered_blocks_wait_on_disk_past_their_memory_budget(monkeypatch, tmp_p
     import io
 
     from metarepo.cli import blocks
+    from metarepo.cli.app import Application
     from metarepo.process import run_command
     from metarepo.runner import run_parallel
 
     monkeypatch.setattr(blocks, "_WAITING_IN_MEMORY", 100_000)
     out = io.BytesIO()
-    ordered = blocks.OrderedBlocks(out, ["a", "b", "c", "d"])
+    ordered = blocks.OrderedBlocks(Application(), out, ["a", "b", "c", "d"])
     sizes = {"a": 10, "b": 60_000, "c": 60_000, "d": 300_000}
 
     def work(key):
