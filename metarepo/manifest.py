@@ -68,6 +68,11 @@ class Project:
         """Whether the folder holds a finished clone (an interrupted clone is not one)."""
         return self.state is CloneState.CLONED
 
+    @property
+    def present(self) -> bool:
+        """Whether the folder holds files to read: a finished clone, or a plain folder that is not git."""
+        return self.state in (CloneState.CLONED, CloneState.NOT_GIT)
+
     def setting(self, key: str, default: Any = None) -> Any:
         return self.settings.get(key, default)
 
@@ -362,11 +367,6 @@ class Selection:
         for name in (*self.include_only, *self.exclude):
             if name not in known:
                 raise NotFoundError(f"no project {name!r} in the manifest")
-        carried = {tag for p in projects for tag in p.tags} if self.tags else set()
-        for tag in self.tags:
-            if tag not in carried:
-                shown = ", ".join(sorted(map(str, carried))) or "none"
-                raise NotFoundError(f"no project has tag {tag!r} (tags in the manifest: {shown})")
 
         def named(project: Project, names: Iterable[str]) -> bool:
             names = set(names)

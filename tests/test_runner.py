@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from metarepo.runner import DONE, FAILED, SKIPPED, Failed, Skip, program, run_command, run_parallel
+from metarepo.process import run_command
+from metarepo.runner import DONE, FAILED, SKIPPED, Failed, Skip, run_parallel
 
 
 def test_dependencies_run_first_and_failures_skip_dependents():
@@ -113,39 +114,6 @@ def test_an_exception_in_a_callback_stops_the_run_and_is_raised():
     assert len(started) < 20  # nothing new started after it
 
 
-def test_a_program_is_found_once_on_an_absolute_path_only(tmp_path):
-    tool = tmp_path / "bin" / "mytool"
-    tool.parent.mkdir()
-    tool.write_text("#!/bin/sh\necho hi\n")
-    tool.chmod(0o755)
-    assert program("mytool", {"PATH": f"/nonexistent:{tool.parent}"}) == str(tool)
-    assert program("mytool", {"PATH": f"bin:{tool.parent}"}) is None  # relative entry: the child searches
-    assert program("./mytool", {"PATH": str(tool.parent)}) is None
-    assert program("no-such-tool", {"PATH": str(tool.parent)}) is None
-    result = run_command(["mytool"], cwd=tmp_path, env={"PATH": f"/nonexistent:{tool.parent}"})
-    assert result.ok and result.output.read() == b"hi\n"
-
-
-def test_run_command_captures_output_and_times_out(tmp_path):
-    result = run_command(["sh", "-c", "echo hi; echo err >&2; exit 3"], cwd=tmp_path)
-    assert result.returncode == 3 and result.output.read() == b"hi\nerr\n" and not result.ok
-    result = run_command(["sleep", "30"], cwd=tmp_path, timeout=0.5)
-    assert result.timed_out and result.returncode is None and result.seconds < 10
-
-
-def test_big_output_spills_to_a_file(tmp_path):
-    result = run_command(["head", "-c", "3000000", "/dev/zero"], cwd=tmp_path)
-    assert result.output.size == 3_000_000
-    assert result.output._spill is not None  # not held in memory
-    assert sum(len(c) for c in result.output.chunks()) == 3_000_000
-    assert result.output.read(limit=10) == b"\0" * 10
-
-
-def test_children_never_see_a_terminal_prompt(tmp_path):
-    result = run_command(["sh", "-c", 'echo "$GIT_TERMINAL_PROMPT"; cat'], cwd=tmp_path)
-    assert result.output.read() == b"0\n"  # and stdin is empty, so `cat` did not wait
-
-
 def test_a_long_chain_and_a_diamond_run_in_dependency_order():
     order: list[int] = []
     items = list(range(300))
@@ -158,41 +126,6 @@ def test_a_long_chain_and_a_diamond_run_in_dependency_order():
     assert run.ok and order[0] == "base" and order[-1] == "top" and set(order[1:3]) == {"left", "right"}
 
 
-def test_run_captured_keeps_streams_apart_and_ends_a_hung_group(tmp_path):
-    import os
-    import subprocess
-
-    import pytest
-
-    from metarepo.runner import run_captured
-
-    proc = run_captured(["sh", "-c", "printf 'a\\r\\nb\\n'; printf 'oops\\n' >&2; exit 4"], cwd=tmp_path,
-                        env=dict(os.environ), timeout=30)
-    assert (proc.returncode, proc.stdout, proc.stderr) == (4, "a\nb\n", "oops\n")
-    started = time.monotonic()
-    with pytest.raises(subprocess.TimeoutExpired):
-        run_captured(["sh", "-c", "sleep 30 & sleep 30"], cwd=tmp_path, env=dict(os.environ), timeout=0.3)
-    assert time.monotonic() - started < 10
-
-
-def test_run_captured_hands_over_input_or_nothing(tmp_path):
-    import os
-    import subprocess
-
-    import pytest
-
-    from metarepo.runner import run_captured
-
-    proc = run_captured(["sh", "-c", "cat; echo done >&2"], cwd=tmp_path, env=os.environ, timeout=10,
-                        input="kind: Deployment\n")
-    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "kind: Deployment\n", "done\n")
-    proc = run_captured(["cat"], cwd=tmp_path, env=os.environ, timeout=10)  # no input: empty, not waiting
-    assert (proc.returncode, proc.stdout) == (0, "")
-    with pytest.raises(subprocess.TimeoutExpired):
-        run_captured(["sh", "-c", "cat >/dev/null; sleep 30"], cwd=tmp_path, env=os.environ, timeout=0.5,
-                     input="x")
-
-
 def test_a_broken_reporter_is_raised_rather_than_waited_on():
     from metarepo.report import NullReporter
 
@@ -203,3 +136,34 @@ def test_a_broken_reporter_is_raised_rather_than_waited_on():
 
     with pytest.raises(RuntimeError, match="the reporter broke"):
         run_parallel(["a", "b", "c"], lambda i: i, jobs=2, deps={"c": ["b"]}, reporter=Broken())
+
+
+def test_after_a_ctrl_c_the_same_process_can_run_again(tmp_path):
+    import signal
+
+    from metarepo.runner import INTERRUPTED
+
+    def work(item):
+        if item == "first":
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # Ctrl-C lands in the main thread
+        result = run_command(["sleep", "30"], cwd=tmp_path)
+        return result.returncode
+
+    started = time.monotonic()
+    run = run_parallel(["first", "second"], work, jobs=2)
+    assert run.interrupted and {o.state for o in run.outcomes} == {INTERRUPTED}
+    assert time.monotonic() - started < 20
+    again = run_parallel(["later"], lambda item: run_command(["true"], cwd=tmp_path).returncode, jobs=1)
+    assert again.ok and again.outcomes[0].value == 0
+    assert run_command(["true"], cwd=tmp_path).ok
+
+
+def test_states_are_an_enum_that_reads_as_its_value():
+    import json
+
+    from metarepo.runner import State
+
+    run = run_parallel(["a"], lambda item: None, jobs=1)
+    state = run.outcomes[0].state
+    assert state is State.DONE and state == "done" and f"{state}" == "done" and str(state) == "done"
+    assert json.dumps({"status": state}) == '{"status": "done"}'

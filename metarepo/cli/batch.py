@@ -8,9 +8,10 @@ from typing import Any, Callable
 
 import click
 
-from metarepo.cli.common import emit_json, jobs_from, select, selection_options
-from metarepo.cli.render import ProgressReporter, exit_status, style, summary_line, table
-from metarepo.report import NULL
+from metarepo.cli.app import application
+from metarepo.cli.common import SECONDS, json_option, jobs_from, select, selection_options
+from metarepo.cli.passthrough import PassThrough
+from metarepo.runner import State
 
 
 @click.group()
@@ -20,13 +21,7 @@ def batch() -> None:
 
 def print_outcomes(run: Any, describe: Callable[[Any], str]) -> None:
     """One line per repo, in manifest order: what was done, skipped or failed."""
-    for o in run.outcomes:
-        if o.state == "done":
-            click.echo(f"{style('✓', fg='green')} {o.key}: {describe(o.value)}")
-        elif o.state == "skipped":
-            click.echo(f"{style('-', fg='yellow')} {o.key}: skipped, {o.reason}")
-        else:
-            click.echo(f"{style('✗', fg='red')} {o.key}: {o.reason}")
+    application().outcomes(run, describe)
 
 
 def outcomes_json(verb: str, run: Any) -> dict:
@@ -47,22 +42,23 @@ def describe_change(change: Any) -> str:
 
 
 def finish(verb: str, run: Any, as_json: bool, describe: Callable[[Any], str]) -> int:
+    app = application()
     if as_json:
-        emit_json(outcomes_json(verb, run))
+        app.json(outcomes_json(verb, run))
     else:
-        print_outcomes(run, describe)
-        click.echo(summary_line(verb, run), err=True)
-    return exit_status(run)
+        app.outcomes(run, describe)
+        app.summary(verb, run)
+    return app.exit_status(run)
 
 
-@batch.command("run", context_settings={"ignore_unknown_options": True})
+@batch.command("run", cls=PassThrough)
 @click.option("--branch", "-b", required=True, help="The branch to make (or reuse) in each repo.")
 @click.option("--message", "-m", required=True, help="The commit message.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+@click.option("--timeout", type=SECONDS, metavar="S",
               help="End the command after S seconds in a repo.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 @selection_options
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="CMD...")
 @click.pass_context
 def run_(ctx: click.Context, branch: str, message: str, timeout: float | None, as_json: bool,
          command: tuple[str, ...], **kwargs: Any) -> int:
@@ -70,9 +66,12 @@ def run_(ctx: click.Context, branch: str, message: str, timeout: float | None, a
 
     A repo with uncommitted changes is skipped (never stashed); a repo where
     nothing changed is skipped and its new branch removed. Each repo goes
-    back to the branch it was on. Example:
+    back to the branch it was on. Options go before CMD, or after it as
+    for `meta exec` (see `meta exec --help`). Example:
 
-        meta batch run -b bump-base -m "Use the new base image" -- sed -i s/alpine:3.19/alpine:3.20/ Dockerfile
+    \b
+        meta batch run -b bump-base -m "Use the new base image" -- \\
+            sed -i s/alpine:3.19/alpine:3.20/ Dockerfile
     """
     from metarepo.batch.change import apply_change, shell_change
 
@@ -80,13 +79,13 @@ def run_(ctx: click.Context, branch: str, message: str, timeout: float | None, a
     manifest, projects = select(ctx, kwargs)
     run = apply_change(manifest, projects, branch=branch, message=message,
                        change=shell_change(manifest, text, timeout), jobs=jobs_from(kwargs),
-                       reporter=NULL if as_json else ProgressReporter("batch run"))
+                       reporter=application(ctx).reporter("batch run"))
     return finish("batch run", run, as_json, describe_change)
 
 
 @batch.command("push")
 @click.option("--branch", "-b", help="The batch branch (default: the last `meta batch run`'s).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 @selection_options
 @click.pass_context
 def push(ctx: click.Context, branch: str | None, as_json: bool, **kwargs: Any) -> int:
@@ -111,7 +110,7 @@ def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
               help="A file holding the pull request's description.")
 @click.option("--draft", is_flag=True, help="Open new pull requests as drafts.")
 @click.option("--branch", "-b", help="The batch branch (default: the last `meta batch run`'s).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 @github_options
 @selection_options
 @click.pass_context
@@ -133,7 +132,7 @@ def pr(ctx: click.Context, title: str, body_file: Path | None, draft: bool, bran
 
 @batch.command("status")
 @click.option("--branch", "-b", help="The batch branch (default: the last `meta batch run`'s).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 @github_options
 @selection_options
 @click.pass_context
@@ -148,14 +147,15 @@ def status(ctx: click.Context, branch: str | None, as_json: bool, github_url: st
     branch = branch_or_last(manifest, branch)
     client = github_client(manifest, url=github_url)
     run = batch_status(projects, client=client, branch=branch)
+    app = application(ctx)
     if as_json:
-        emit_json(outcomes_json("batch status", run))
-        return exit_status(run)
+        app.json(outcomes_json("batch status", run))
+        return app.exit_status(run)
     rows, colours = [], []
     for o in run.outcomes:
-        if o.state != "done":
+        if o.state is not State.DONE:
             rows.append([str(o.key), "-", o.state, "-", o.reason])
-            colours.append([None, None, "red" if o.state == "failed" else "yellow", None, None])
+            colours.append([None, None, "red" if o.state is State.FAILED else "yellow", None, None])
             continue
         info, checks = o.value.pull_request, o.value.checks
         if info is None:
@@ -166,5 +166,5 @@ def status(ctx: click.Context, branch: str | None, as_json: bool, github_url: st
         rows.append([str(o.key), f"#{info.number}", info.state, shown_checks, info.url])
         colours.append([None, None, {"merged": "magenta", "open": "green", "closed": "red"}.get(info.state),
                         {"success": "green", "failure": "red", "pending": "yellow"}.get(checks.state), None])
-    click.echo(table(["PROJECT", "PR", "STATE", "CHECKS", "URL"], rows, colours))
-    return exit_status(run)
+    app.table(["PROJECT", "PR", "STATE", "CHECKS", "URL"], rows, colours)
+    return app.exit_status(run)

@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from metarepo.ci import PROVIDERS
-from metarepo.cli.common import emit_json, jobs_from, select, selection_options
-from metarepo.cli.render import exit_status, style
+from metarepo.cli.app import application
+from metarepo.cli.common import jobs_from, json_option, select, selection_options
 
 
 @click.group()
@@ -17,8 +17,9 @@ def ci() -> None:
 
 
 def _warn_not_cloned(names: tuple[str, ...]) -> None:
+    app = application()
     for name in names:
-        click.echo(style(f"- {name}: not cloned, skipped (run `meta update`)", fg="yellow", err=True), err=True)
+        app.skipped(name, "not cloned (run `meta update`)")
 
 
 @ci.command("generate")
@@ -32,7 +33,7 @@ def _warn_not_cloned(names: tuple[str, ...]) -> None:
 @click.option("--pr", "open_pr", is_flag=True, help="With --branch: also push and open or update pull requests.")
 @click.option("--title", help="The pull requests' title (default: the commit message).")
 @click.option("--github-url", metavar="URL", help="GitHub Enterprise API URL, for --pr.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 @selection_options
 @click.pass_context
 def generate(ctx: click.Context, provider: str | None, branch: str | None, message: str, push_: bool,
@@ -45,6 +46,7 @@ def generate(ctx: click.Context, provider: str | None, branch: str | None, messa
     """
     if (push_ or open_pr or title) and not branch:
         raise click.UsageError("--push, --pr and --title need --branch")
+    app = application(ctx)
     manifest, projects = select(ctx, kwargs)
     jobs = jobs_from(kwargs)
     if not branch:
@@ -52,17 +54,17 @@ def generate(ctx: click.Context, provider: str | None, branch: str | None, messa
 
         results, not_cloned = generate_files(manifest, projects, provider)
         if as_json:
-            emit_json({"files": [r.as_json() for r in results], "not_cloned": list(not_cloned)})
+            app.json({"files": [r.as_json() for r in results], "not_cloned": list(not_cloned)})
             return 0
         counts: dict[str, int] = {}
         for r in results:
             counts[r.state.value] = counts.get(r.state.value, 0) + 1
             if r.state is not FileStatus.UNCHANGED:
                 colour = "red" if r.state is FileStatus.REMOVED else "green"
-                click.echo(f"{style(r.state.value, fg=colour)} {r.project}/{r.path}")
+                app.echo(f"{app.style(r.state.value, fg=colour)} {r.project}/{r.path}")
         _warn_not_cloned(not_cloned)
         shown = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing to write"
-        click.echo(f"ci generate: {shown}", err=True)
+        app.echo(f"ci generate: {shown}", err=True)
         return 0
     return _generate_on_branch(manifest, projects, provider=provider, branch=branch, message=message,
                                push_=push_ or open_pr, open_pr=open_pr, title=title or message,
@@ -89,7 +91,8 @@ def _generate_on_branch(manifest: Any, projects: list, *, provider: str | None, 
     if provider is not None:
         record_provider(manifest, projects, provider)
     documents = [outcomes_json("ci generate", run)]
-    status = finish("ci generate", run, False, describe_change) if not as_json else exit_status(run)
+    app = application()
+    status = finish("ci generate", run, False, describe_change) if not as_json else app.exit_status(run)
     changed = [p for p in projects if any(o.key == p.name and o.ok for o in run.outcomes)]
     if push_ and changed:
         from metarepo.batch.push import push_branches
@@ -97,7 +100,7 @@ def _generate_on_branch(manifest: Any, projects: list, *, provider: str | None, 
         pushed = push_branches(changed, branch=branch, jobs=jobs)
         documents.append(outcomes_json("batch push", pushed))
         status = max(status, finish("batch push", pushed, False, lambda p: f"{p.state} {p.branch}")
-                     if not as_json else exit_status(pushed))
+                     if not as_json else app.exit_status(pushed))
         changed = [p for p in changed if any(o.key == p.name and o.ok for o in pushed.outcomes)]
     if open_pr and changed:
         from metarepo.batch.pulls import open_pull_requests
@@ -105,38 +108,39 @@ def _generate_on_branch(manifest: Any, projects: list, *, provider: str | None, 
         prs = open_pull_requests(changed, client=client, branch=branch, title=title)
         documents.append(outcomes_json("batch pr", prs))
         status = max(status, finish("batch pr", prs, False, lambda p: f"#{p.number} {p.action} {p.url}")
-                     if not as_json else exit_status(prs))
+                     if not as_json else app.exit_status(prs))
     if as_json:
-        emit_json(documents)
+        app.json(documents)
     return status
 
 
 @ci.command("check")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 @selection_options
 @click.pass_context
 def check(ctx: click.Context, as_json: bool, **kwargs: Any) -> int:
     """Exit 1, naming each project and file, when a pipeline differs from what generation would write."""
     from metarepo.ci.generate import FileStatus, check as check_files
 
+    app = application(ctx)
     manifest, projects = select(ctx, kwargs)
     states, not_cloned = check_files(manifest, projects)
     drifted = [s for s in states if s.state is not FileStatus.UNCHANGED]
     if as_json:
-        emit_json({"in_step": not drifted, "files": [s.as_json() for s in states], "not_cloned": list(not_cloned)})
+        app.json({"in_step": not drifted, "files": [s.as_json() for s in states], "not_cloned": list(not_cloned)})
         return 1 if drifted else 0
     words = {FileStatus.DRIFTED: "differs from what `meta ci generate` would write (a hand edit or a template change)",
              FileStatus.MISSING: "is missing",
              FileStatus.STALE: "was generated for another CI provider and is no longer wanted"}
     for s in drifted:
-        click.echo(f"{style('✗', fg='red')} {s.project}: {s.path} {words[s.state]}")
+        app.echo(f"{app.style('✗', fg='red')} {s.project}: {s.path} {words[s.state]}")
     _warn_not_cloned(not_cloned)
     checked = len({s.project for s in states})
     if drifted:
-        click.echo(f"ci check: {len({s.project for s in drifted})} of {checked} projects drifted; "
+        app.echo(f"ci check: {len({s.project for s in drifted})} of {checked} projects drifted; "
                    "run `meta ci diff` to see how, `meta ci generate` to fix", err=True)
         return 1
-    click.echo(f"ci check: {checked} projects in step", err=True)
+    app.echo(f"ci check: {checked} projects in step", err=True)
     return 0
 
 
@@ -151,7 +155,7 @@ def diff(ctx: click.Context, **kwargs: Any) -> int:
     states, not_cloned = check_files(manifest, projects, with_diff=True)
     differing = [s for s in states if s.diff]
     for s in differing:
-        click.echo(s.diff, nl=False)
+        application(ctx).echo(s.diff, nl=False)
     _warn_not_cloned(not_cloned)
     return 1 if differing else 0
 

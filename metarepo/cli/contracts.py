@@ -7,16 +7,24 @@ from pathlib import Path
 
 import click
 
-from metarepo.cli.common import emit_json, jobs_from, manifest_from, select, selection_options
-from metarepo.cli.render import style, table
+from metarepo.cli.app import application
+from metarepo.cli.common import jobs_from, json_option, manifest_from, select, selection_options
 
 _POLICY = click.option("--policy", type=click.Choice(["strict", "lenient"]), default="strict", show_default=True,
                        help="lenient relaxes the open-content-model rules.")
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+_JSON = json_option
 
 
 def _echo(line: str = "", err: bool = False) -> None:
-    click.echo(line, err=err)
+    application().echo(line, err=err)
+
+
+def style(text: str, **how) -> str:
+    return application().style(text, **how)
+
+
+def emit_json(document) -> None:
+    application().json(document)
 
 
 @click.group()
@@ -109,7 +117,7 @@ def check(ctx: click.Context, against: str | None, policy: str, as_json: bool, *
         return 0 if result.ok else 1
     if result.pairs:
         colours = [[None, None, None, _RESULT[p.state.value][1]] for p in result.pairs]
-        _echo(table(["MESSAGE", "PRODUCER", "CONSUMER", "RESULT"], [_pair_row(p) for p in result.pairs], colours))
+        application().table(["MESSAGE", "PRODUCER", "CONSUMER", "RESULT"], [_pair_row(p) for p in result.pairs], colours)
     for pair in (*result.breaking, *result.undecided):
         _echo()
         verb = "breaks" if pair.state.value == "breaking" else "could not be decided"
@@ -123,7 +131,7 @@ def check(ctx: click.Context, against: str | None, policy: str, as_json: bool, *
     for message, producer in result.unconsumed:
         _echo(f"note: {producer} publishes {message.label!r}, which nobody consumes", err=True)
     for note in result.notes:
-        _echo(f"note: {note}", err=True)
+        application().note(note)
     broken = len(result.breaking)
     summary = (f"contracts: {len(result.pairs)} pairs, {broken} breaking, "
                + (f"{len(result.undecided)} undecided, " if result.undecided else "")
@@ -176,9 +184,9 @@ def can_i_deploy(ctx: click.Context, service: str, env: str, ref: str | None, po
     _echo(style(f"{result.answer.value}: {result.service}" + (f" at {ref}" if ref else "") + f" to {env}",
                 fg=colour, bold=True))
     if result.pairs:
-        _echo(table(["MESSAGE", "PRODUCER", "CONSUMER", "RESULT"],
+        application().table(["MESSAGE", "PRODUCER", "CONSUMER", "RESULT"],
                     [[p.message.label, f"{p.producer} ({p.producer_version})", f"{p.consumer} ({p.consumer_version})",
-                      _RESULT[p.state.value][0]] for p in result.pairs]))
+                      _RESULT[p.state.value][0]] for p in result.pairs])
     for pair in result.pairs:
         if not pair.compatible:
             _echo(f"{pair.message.label}: {pair.producer} -> {pair.consumer}")

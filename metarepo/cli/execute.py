@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import codecs
-import json
 import shlex
 import sys
-import threading
-from typing import Any, Sequence
+from typing import Any
 
 import click
 
-from metarepo.cli.common import jobs_from, select, selection_options
-from metarepo.cli.render import exit_status, style, summary_line
+from metarepo.cli.app import application
+from metarepo.cli.common import SECONDS, json_option, jobs_from, manifest_from, select, selection_options
+from metarepo.cli.passthrough import GitPassThrough, PassThrough
+from metarepo.runner import Run, State
 
 _RUN_OPTIONS = [
     click.option("--stream", is_flag=True, help="Print lines live, prefixed with the project."),
-    click.option("--json", "as_json", is_flag=True,
-                 help="One JSON document: each project's exit code, duration and output."),
-    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+    click.option("--ordered", is_flag=True,
+                 help="Grouped output in manifest order: each block once every block before it is printed."),
+    json_option(help="One JSON document: each project's exit code, duration and output."),
+    click.option("--timeout", type=SECONDS, metavar="S",
                  help="End a project's whole process group after S seconds."),
     click.option("--dry-run", is_flag=True, help="List what would run, and run nothing."),
     click.option("--failed", "only_failed", is_flag=True, help="Only the projects that failed last time."),
@@ -33,8 +33,15 @@ def run_options(func):
     return selection_options(func)
 
 
-@click.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
-@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+_AFTER_HELP = """a word that is exactly one of our --long options, or -j, is ours;
+    a --long one a typo away from one of ours (--stram, --exlude) is refused
+    with a suggestion before anything runs; any other (--oneline, --stat,
+    --tags, -h) is {whose}. Everything after -- is {whose}, untouched.
+"""
+
+
+@click.command("exec", cls=PassThrough)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True, metavar="CMD...")
 @run_options
 @click.pass_context
 def exec_(ctx: click.Context, command: tuple[str, ...], **kwargs: Any) -> int:
@@ -43,6 +50,9 @@ def exec_(ctx: click.Context, command: tuple[str, ...], **kwargs: Any) -> int:
     Quote CMD as one argument (`meta exec "git status --short"`), or pass it
     as several (`meta exec -- make test`). Each run gets META_PROJECT,
     META_PROJECT_PATH, META_PROJECT_URL and META_ROOT in its environment.
+
+    Our options may stand before or after CMD, as npm meta users type them.
+    Before CMD, every option must be one of ours. After CMD's first word,
     """
     from metarepo.workspace.execute import shell_argv
 
@@ -50,151 +60,104 @@ def exec_(ctx: click.Context, command: tuple[str, ...], **kwargs: Any) -> int:
     return _run(ctx, shell_argv(text), text, kwargs)
 
 
-# Our long options may stand anywhere in `meta git ...`, as npm meta users type them;
-# everything else (and everything after `--`) belongs to git.
-_GIT_FLAGS = {"--stream", "--json", "--dry-run", "--failed", "--include-root", "--parallel"}
-_GIT_VALUED = {"--include-only", "--exclude", "--include-pattern", "--exclude-pattern", "--tag",
-               "--jobs", "--timeout"}
-
-
-def split_git_args(args: Sequence[str]) -> tuple[list[str], list[str]]:
-    ours, theirs = [], []
-    items = list(args)
-    i = 0
-    while i < len(items):
-        arg = items[i]
-        name = arg.split("=", 1)[0]
-        if arg == "--":
-            theirs.extend(items[i + 1:])
-            break
-        if name in _GIT_FLAGS:
-            ours.append(arg)
-        elif name in _GIT_VALUED:
-            ours.append(arg)
-            if "=" not in arg and i + 1 < len(items):
-                ours.append(items[i + 1])
-                i += 1
-        else:
-            theirs.append(arg)
-        i += 1
-    return ours, theirs
-
-
-@click.command("git", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.command("git", cls=GitPassThrough)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, required=True)
+@run_options
 @click.pass_context
-def git(ctx: click.Context, args: tuple[str, ...]) -> int:
+def git(ctx: click.Context, args: tuple[str, ...], **kwargs: Any) -> int:
     """Run `git ARGS` in every selected project (no shell involved).
 
-    The selection and output flags of `meta exec` may stand anywhere;
-    everything after `--` goes to git untouched.
+    Our options may stand anywhere. Before git's subcommand, an option is
+    ours or one of git's own (-C DIR, -c NAME=VALUE, --no-pager...); any
+    other is refused. After it,
     """
-    ours, theirs = split_git_args(args)
-    if not theirs:
-        raise click.UsageError("no git command given")
+    return _run(ctx, ["git", *args], "git " + shlex.join(args), kwargs)
 
-    @click.command()
-    @run_options
-    def parse(**kwargs: Any) -> dict[str, Any]:
-        return kwargs
 
-    kwargs = parse.main(args=ours, prog_name="meta git", standalone_mode=False)
-    return _run(ctx, ["git", *theirs], "git " + shlex.join(theirs), kwargs)
+exec_.help += _AFTER_HELP.format(whose="the command's")
+git.help += _AFTER_HELP.format(whose="git's")
 
 
 def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]) -> int:
     from metarepo.workspace.execute import last_failures, run_in_projects
 
+    app = application(ctx)
     stream, as_json, timeout = kwargs.pop("stream"), kwargs.pop("as_json"), kwargs.pop("timeout")
     dry_run, only_failed, include_root = kwargs.pop("dry_run"), kwargs.pop("only_failed"), kwargs.pop("include_root")
     kwargs.pop("parallel", None)
+    ordered = kwargs.pop("ordered")
     if stream and as_json:
         raise click.UsageError("--stream and --json cannot be used together")
-    from metarepo.cli.common import manifest_from
+    if ordered and stream:
+        raise click.UsageError("--ordered keeps whole blocks in order; --stream prints lines as they come")
 
     only = None
     if only_failed:
         only = last_failures(manifest_from(ctx))
         if not only:
-            click.echo("meta: no failed projects recorded from the last run; nothing to do", err=True)
+            app.info("no failed projects recorded from the last run; nothing to do")
             return 0
     manifest, projects = select(ctx, kwargs, only=only)
+    if not manifest.projects and not include_root:
+        app.info("no projects in .meta yet (add one with `meta project add PATH URL`); nothing to run")
+        return 0
     if include_root:
         projects = [manifest.root_project(), *projects]
     jobs = jobs_from(kwargs)
     if dry_run:
         for p in projects:
-            click.echo(f"{p.name}: {shown}  (in {p.path})")
-        click.echo(f"would run in {len(projects)} projects, {jobs} at once", err=True)
+            app.echo(f"{p.name}: {shown}  (in {p.path})")
+        app.echo(f"would run in {len(projects)} projects, {jobs} at once", err=True)
         return 0
 
     if as_json:
         run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout)
-        write_json(sys.stdout, shown, run, {p.name: p for p in projects})
-        return exit_status(run)
+        app.json(run_json(shown, run, {p.name: p for p in projects}), streamed=True)
+        return app.exit_status(run)
 
     out = sys.stdout.buffer
     if stream:
-        lock = threading.Lock()
-        width = max((len(p.name) for p in projects), default=0)
+        from metarepo.cli.stream import PrefixedStream
 
-        def on_line(project, line: bytes) -> None:
-            prefix = style(project.name.ljust(width), fg="cyan").encode() + b" | "
-            with lock:
-                out.write(prefix + line if line.endswith(b"\n") else prefix + line + b"\n")
-                out.flush()
+        width = max((len(p.name) for p in projects), default=0)
+        lines = PrefixedStream(out, {p.name: app.style(p.name.ljust(width), fg="cyan").encode() + b" | "
+                                     for p in projects})
 
         def on_end(outcome) -> None:
-            if outcome.state not in ("done",):
-                with lock:
-                    sys.stdout.flush()
-                    click.echo(style(f"✗ {outcome.key}: {outcome.reason}", fg="red", err=True), err=True)
+            if outcome.state is not State.DONE:
+                lines.flush()
+                app.failed(str(outcome.key), outcome.reason)
 
-        run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout, on_line=on_line,
+        run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout,
+                              on_lines=lambda project, data, idle: lines.write(project.name, data, idle),
                               on_outcome=on_end)
-    else:
-        def on_outcome(outcome) -> None:
-            print_block(out, outcome)
+        lines.flush()
+    elif ordered:
+        from metarepo.cli.blocks import OrderedBlocks
 
-        run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout, on_outcome=on_outcome)
+        blocks = OrderedBlocks(app, out, [p.name for p in projects])
+        try:
+            run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout, on_outcome=blocks.add)
+        finally:
+            blocks.finish()
+    else:
+        from metarepo.cli.blocks import print_block
+
+        run = run_in_projects(manifest, projects, argv, jobs=jobs, timeout=timeout,
+                              on_outcome=lambda outcome: print_block(app, out, outcome))
     sys.stdout.flush()
-    click.echo(summary_line(shown if len(shown) <= 40 else shown[:39] + "…", run), err=True)
-    return exit_status(run)
+    app.summary(shown if len(shown) <= 40 else shown[:39] + "…", run)
+    return app.exit_status(run)
 
 
-def print_block(out, outcome) -> None:
-    """One project's output, whole, with a header saying how it ended."""
-    result = outcome.value
-    seconds = f"{outcome.seconds:.2f}s"
-    if outcome.state == "done":
-        mark = style("✓", fg="green")
-        detail = style(seconds, dim=True)
-    elif outcome.state == "skipped":
-        mark = style("-", fg="yellow")
-        detail = style(f"skipped: {outcome.reason}", fg="yellow")
-    else:
-        mark = style("✗", fg="red")
-        detail = style(f"{outcome.reason} · {seconds}", fg="red")
-    out.write(f"{mark} {style(str(outcome.key), bold=True)} {detail}\n".encode())
-    if result is not None:
-        last = b""
-        for chunk in result.output.chunks():
-            out.write(chunk)
-            last = chunk
-        if last and not last.endswith(b"\n"):
-            out.write(b"\n")
-        result.output.close()
-    out.flush()
+def run_json(shown: str, run: Run, projects: dict) -> dict:
+    """The whole run as one document; each output is streamed from its file as it is written."""
+    from metarepo.cli.jsonout import Streamed
 
-
-def write_json(out, shown: str, run, projects: dict) -> None:
-    """The whole run as one JSON document, output streamed from disk (memory stays flat)."""
-    counts = {s: len(run.by_state(s)) for s in ("done", "failed", "skipped", "interrupted")}
-    out.write('{\n  "command": %s,\n  "projects": [' % json.dumps(shown))
-    for n, o in enumerate(run.outcomes):
+    def entry(o) -> dict:
         result = o.value
         project = projects.get(o.key)
-        head = {
+        return {
             "project": o.key,
             "path": str(project.path) if project else None,
             "status": o.state,
@@ -202,17 +165,11 @@ def write_json(out, shown: str, run, projects: dict) -> None:
             "timed_out": bool(result.timed_out) if result is not None else False,
             "duration": round(o.seconds, 3),
             "reason": o.reason or None,
+            "output": Streamed(result.output.chunks(), result.output.close) if result is not None else "",
         }
-        body = json.dumps(head, ensure_ascii=False)[:-1]
-        out.write(("," if n else "") + "\n    " + body + ', "output": "')
-        if result is not None:
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            for chunk in result.output.chunks():
-                out.write(json.dumps(decoder.decode(chunk), ensure_ascii=False)[1:-1])
-            out.write(json.dumps(decoder.decode(b"", final=True), ensure_ascii=False)[1:-1])
-            result.output.close()
-        out.write('"}')
-    summary = {"total": len(run.outcomes), "ok": counts["done"], "failed": counts["failed"],
-               "skipped": counts["skipped"], "interrupted": run.interrupted, "seconds": round(run.seconds, 3)}
-    out.write("\n  ],\n  \"summary\": %s\n}\n" % json.dumps(summary))
-    out.flush()
+
+    counts = {s: len(run.by_state(s)) for s in State}
+    return {"command": shown, "projects": [entry(o) for o in run.outcomes],
+            "summary": {"total": len(run.outcomes), "ok": counts[State.DONE], "failed": counts[State.FAILED],
+                        "skipped": counts[State.SKIPPED], "interrupted": run.interrupted,
+                        "seconds": round(run.seconds, 3)}}

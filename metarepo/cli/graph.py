@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from metarepo.cli.app import application
 from metarepo.cli.common import select, selection_options
 
 
@@ -27,6 +27,7 @@ def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | 
     from metarepo.contracts.fleet import load_fleet, no_gc_pauses, pair_matrix
     from metarepo.manifest import write_atomic
 
+    app = application(ctx)
     manifest, projects = select(ctx, kwargs)
     kwargs.pop("jobs", None)
     reach_only = affected_by is not None and fmt in ("text", "json")  # a list of services: no edges to mark
@@ -41,16 +42,16 @@ def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | 
         start = manifest.project(affected_by).name
         reached = forms.affected_by(built, start)
         if fmt == "json":
-            text = json.dumps({"service": start, "affected": reached}, indent=2)
+            text = _json({"service": start, "affected": reached}, app, output)
         else:
             text = "\n".join(reached) if reached else f"nothing downstream of {start}"
     elif fmt == "json":
-        text = json.dumps(forms.to_json(built), indent=2, ensure_ascii=False)
+        text = _json(forms.to_json(built), app, output)
     else:
         text = forms.to_html(built, pairs) if fmt == "html" else {
             "text": forms.to_text, "dot": forms.to_dot, "mermaid": forms.to_mermaid}[fmt](built)
     for note in notes:
-        click.echo(f"note: {note}", err=True)
+        app.note(note)
     if output is not None:
         from metarepo.errors import UsageError
 
@@ -60,7 +61,14 @@ def graph(ctx: click.Context, fmt: str, output: Path | None, affected_by: str | 
             write_atomic(output, text if text.endswith("\n") else text + "\n")
         except OSError as exc:
             raise UsageError(f"-o {output}: cannot write it ({exc.strerror or exc})") from None
-        click.echo(f"wrote {output}", err=True)
+        app.echo(f"wrote {output}", err=True)
     else:
-        click.echo(text)
+        app.echo(text)
     return 0
+
+
+def _json(document, app, output: Path | None) -> str:
+    """Indented into a file or at a terminal, compact into a pipe, as every --json is."""
+    from metarepo.cli import jsonout
+
+    return jsonout.dumps(document, output is not None or app.pretty_json)

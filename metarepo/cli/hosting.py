@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from metarepo.cli.common import emit_json, manifest_from
-from metarepo.cli.render import style
+from metarepo.cli.app import application
+from metarepo.cli.common import json_option, manifest_from
 
 
 @click.group("import")
@@ -22,7 +22,7 @@ def import_() -> None:
 @click.option("--https", is_flag=True, help="Use https clone URLs instead of ssh.")
 @click.option("--dry-run", is_flag=True, help="List what would be added; change nothing.")
 @click.option("--github-url", metavar="URL", help="GitHub Enterprise API URL (https://HOST/api/v3).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 @click.pass_context
 def github(ctx: click.Context, org: str, topic: str | None, no_archived: bool, no_forks: bool, prefix: str,
            https: bool, dry_run: bool, github_url: str | None, as_json: bool) -> int:
@@ -30,25 +30,26 @@ def github(ctx: click.Context, org: str, topic: str | None, no_archived: bool, n
     from metarepo.hosting.client import github_client
     from metarepo.hosting.org import import_repos, list_org_repos
 
+    app = application(ctx)
     manifest = manifest_from(ctx)
     client = github_client(manifest, url=github_url)
     repos = list_org_repos(client, org, topic=topic, archived=not no_archived, forks=not no_forks)
     if dry_run:
         if as_json:
-            emit_json({"org": org, "repositories": [r.as_json() for r in repos]})
+            app.json({"org": org, "repositories": [r.as_json() for r in repos]})
         else:
             for repo in repos:
-                click.echo(f"would add {repo.full_name} ({repo.default_branch})")
+                app.echo(f"would add {repo.full_name} ({repo.default_branch})")
         return 0
     result = import_repos(manifest, repos, prefix=prefix, https=https)
     if as_json:
-        emit_json({"org": org, "added": [{"project": f, "url": u} for f, u in result.added],
+        app.json({"org": org, "added": [{"project": f, "url": u} for f, u in result.added],
                    "skipped": [{"repository": r, "reason": why} for r, why in result.skipped]})
         return 0
     for folder, url in result.added:
-        click.echo(f"{style('added', fg='green')} {folder}  {url}")
+        app.echo(f"{app.style('added', fg='green')} {folder}  {url}")
     for repo, why in result.skipped:
-        click.echo(style(f"- {repo}: skipped, {why}", fg="yellow"), err=True)
-    click.echo(f"import github {org}: {len(result.added)} added, {len(result.skipped)} skipped"
-               + (" (run `meta update` to clone them)" if result.added else ""), err=True)
+        app.skipped(repo, why)
+    app.echo(f"import github {org}: {len(result.added)} added, {len(result.skipped)} skipped"
+             + (" (run `meta update` to clone them)" if result.added else ""), err=True)
     return 0

@@ -6,16 +6,12 @@ from typing import Any
 
 import click
 
-from metarepo.cli.common import emit_json, jobs_from, select, selection_options
-from metarepo.cli.render import ProgressReporter, exit_status, style, summary_line, table
-from metarepo.runner import FAILED
+from metarepo.cli.app import application
+from metarepo.cli.common import jobs_from, json_option, select, selection_options
+from metarepo.cli.render import ProgressReporter
+from metarepo.runner import State
 
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 _REGISTRY = click.option("--registry", metavar="R", help="Push to / deploy from registry R (default: .meta's).")
-
-
-def _echo(line: str = "", err: bool = False) -> None:
-    click.echo(line, err=err)
 
 
 def _indent(text: str, prefix: str = "    ") -> str:
@@ -31,7 +27,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
               help="Also tag every image T (repeatable); --tag selects projects, as everywhere.")
 @click.option("--no-cache", is_flag=True, help="Build without the engine's layer cache.")
 @click.option("--dry-run", is_flag=True, help="Print what would be built, in which order, as what; build nothing.")
-@_JSON
+@json_option
 @click.pass_context
 def build(ctx: click.Context, since: str | None, push: bool, registry: str | None, extra_tags: tuple[str, ...],
           no_cache: bool, dry_run: bool, as_json: bool, **kwargs: Any) -> int:
@@ -45,19 +41,20 @@ def build(ctx: click.Context, since: str | None, push: bool, registry: str | Non
     from metarepo.images.build import build_images, plan_builds
     from metarepo.images.engine import connect
 
+    app = application(ctx)
     manifest, projects = select(ctx, kwargs)
     jobs = jobs_from(kwargs)
     plan = plan_builds(manifest, projects, registry=registry, extra_tags=extra_tags, since=since, jobs=jobs)
     if not plan.specs and not plan.failed:
         if as_json:
-            emit_json({"images": [], "skipped": _skipped_json(plan.skipped)})
+            app.json({"images": [], "skipped": _skipped_json(plan.skipped)})
         else:
             for name, why in plan.skipped.items():
-                _echo(style(f"- {name}: {why}", fg="yellow", err=True), err=True)
-            _echo("build: nothing to build", err=True)
+                app.skipped(name, why)
+            app.echo("build: nothing to build", err=True)
         return 0
     if dry_run:
-        return _show_build_plan(plan, as_json)
+        return _show_build_plan(app, plan, as_json)
     client = connect(pool=jobs + 2)
     reporter = ProgressReporter("build") if not as_json else None
 
@@ -67,50 +64,49 @@ def build(ctx: click.Context, since: str | None, push: bool, registry: str | Non
         value = outcome.value
         if outcome.ok:
             digest = f"  {value.digest[:19]}" if value.digest else ""
-            line = (f"{style('✓', fg='green')} {outcome.key}  {value.repository}  {', '.join(value.tag_names)}"
+            line = (f"{app.style('✓', fg='green')} {outcome.key}  {value.repository}  {', '.join(value.tag_names)}"
                     f"{digest}  ({outcome.seconds:.1f}s)")
-            (reporter.echo if reporter else _echo)(line)
-        elif outcome.state == FAILED:
-            lines = [style(f"✗ {outcome.key}: {outcome.reason}", fg="red", err=True)]
+        elif outcome.state is State.FAILED:
+            line = app.style(f"✗ {outcome.key}: {outcome.reason}", fg="red", err=True)
             if value is not None and value.log_tail:
-                lines += [_indent(value.log_tail), f"    log: {value.log}"]
-            (reporter.echo if reporter else _echo)("\n".join(lines))
+                line = "\n".join([line, _indent(value.log_tail), f"    log: {value.log}"])
         else:
-            (reporter.echo if reporter else _echo)(style(f"- {outcome.key}: skipped, {outcome.reason}",
-                                                         fg="yellow", err=True))
+            line = app.style(f"- {outcome.key}: skipped, {outcome.reason}", fg="yellow", err=True)
+        (reporter.echo if reporter else app.echo)(line)
 
     kwargs_ = {"reporter": reporter} if reporter else {}
     run = build_images(client, plan, log_dir=manifest.ensure_state_dir() / "builds", jobs=jobs, push=push,
                        no_cache=no_cache, on_outcome=shown, **kwargs_)
     if as_json:
-        emit_json({"images": [_built_json(o) for o in run.outcomes],
-                   "failed": [{"project": k, "reason": v} for k, v in plan.failed.items()],
-                   "skipped": _skipped_json(plan.skipped)})
+        app.json({"images": [_built_json(o) for o in run.outcomes],
+                  "failed": [{"project": k, "reason": v} for k, v in plan.failed.items()],
+                  "skipped": _skipped_json(plan.skipped)})
     else:
-        for name, why in plan.failed.items():
-            _echo(style(f"✗ {name}: {why}", fg="red", err=True), err=True)
-        for name, why in plan.skipped.items():
-            _echo(style(f"- {name}: skipped, {why}", fg="yellow", err=True), err=True)
-        _echo(summary_line("build" + (" and push" if push else ""), run, ok_word="built"), err=True)
-    status = exit_status(run)
+        _plan_problems(app, plan)
+        app.summary("build" + (" and push" if push else ""), run, ok_word="built")
+    status = app.exit_status(run)
     return status if status else (1 if plan.failed else 0)
 
 
-def _show_build_plan(plan, as_json: bool) -> int:
+def _plan_problems(app, plan) -> None:
+    for name, why in plan.failed.items():
+        app.failed(name, why)
+    for name, why in plan.skipped.items():
+        app.skipped(name, why)
+
+
+def _show_build_plan(app, plan, as_json: bool) -> int:
     if as_json:
-        emit_json({"images": [{"project": s.project, "image": s.repository, "tags": list(s.references),
+        app.json({"images": [{"project": s.project, "image": s.repository, "tags": list(s.references),
                                "after": list(plan.needs.get(s.project, ()))} for s in plan.specs],
                    "failed": [{"project": k, "reason": v} for k, v in plan.failed.items()],
                    "skipped": _skipped_json(plan.skipped)})
     else:
         rows = [[s.project, s.repository, ", ".join(s.tags), ", ".join(plan.needs.get(s.project, ()))]
                 for s in plan.specs]
-        _echo(table(["PROJECT", "IMAGE", "TAGS", "AFTER"], rows))
-        for name, why in plan.failed.items():
-            _echo(style(f"✗ {name}: {why}", fg="red", err=True), err=True)
-        for name, why in plan.skipped.items():
-            _echo(style(f"- {name}: skipped, {why}", fg="yellow", err=True), err=True)
-        _echo(f"build: {len(plan.specs)} would be built (dry run: nothing was)", err=True)
+        app.table(["PROJECT", "IMAGE", "TAGS", "AFTER"], rows)
+        _plan_problems(app, plan)
+        app.echo(f"build: {len(plan.specs)} would be built (dry run: nothing was)", err=True)
     return 1 if plan.failed else 0
 
 
@@ -130,7 +126,7 @@ def _skipped_json(skipped) -> list[dict[str, str]]:
 @selection_options
 @_REGISTRY
 @click.option("--dry-run", is_flag=True, help="Print the plan, the specs and manifests; change nothing.")
-@_JSON
+@json_option
 @click.pass_context
 def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, as_json: bool,
             **kwargs: Any) -> int:
@@ -143,13 +139,14 @@ def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, a
     """
     from metarepo.images.rollout import plan_rollout
 
+    app = application(ctx)
     manifest, projects = select(ctx, kwargs)
     jobs = jobs_from(kwargs)
     plan = plan_rollout(manifest, env, projects, registry=registry, jobs=jobs)
     if not plan.releases:
         for name, why in plan.skipped.items():
-            _echo(style(f"- {name}: {why}", fg="yellow", err=True), err=True)
-        _echo(f"rollout {env}: nothing to deploy", err=True)
+            app.skipped(name, why)
+        app.echo(f"rollout {env}: nothing to deploy", err=True)
         return 0
     from metarepo.images.targets import open_target, preview_rollout
 
@@ -158,19 +155,19 @@ def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, a
                                **({"reporter": reporter} if reporter else {}))
     if not as_json:
         for note in plan.notes:
-            _echo(style(f"note: {note}", fg="yellow", err=True), err=True)
+            app.note(note)
     if dry_run:
-        return _show_plan(plan, preview_rollout(plan, target), as_json)
+        return _show_plan(app, plan, preview_rollout(plan, target), as_json)
     from metarepo.images.rollout import run_rollout
 
     if not as_json:
-        _echo(f"rollout {env} ({plan.settings.target}, order from {plan.order_from}): "
+        app.echo(f"rollout {env} ({plan.settings.target}, order from {plan.order_from}): "
               f"{' → '.join(r.service for r in plan.releases)}", err=True)
     result = run_rollout(manifest, plan, target, **({"reporter": reporter} if reporter else {}))
     if as_json:
-        emit_json(_result_json(result))
+        app.json(_result_json(result))
     else:
-        _show_result(result)
+        _show_result(app, result)
     return 130 if result.interrupted else (0 if result.ok else 1)
 
 
@@ -184,39 +181,40 @@ class _RolloutReporter(ProgressReporter):
         pass
 
     def item_started(self, key: str) -> None:
-        _echo(style(f"… {key}", dim=True, err=True), err=True)
+        app = application()
+        app.echo(app.style(f"… {key}", dim=True, err=True), err=True)
 
 
-def _show_plan(plan, previews, as_json: bool) -> int:
+def _show_plan(app, plan, previews, as_json: bool) -> int:
     from metarepo.image_reference import short_reference
     from metarepo.images.release import Action, Unknown
 
     if as_json:
-        emit_json({"environment": plan.settings.name, "target": plan.settings.target, "order_from": plan.order_from,
+        app.json({"environment": plan.settings.name, "target": plan.settings.target, "order_from": plan.order_from,
                    "services": [{"project": p.release.project, "service": p.release.service, "image": p.release.image,
                                  "digest": p.release.digest, "action": p.action.value, "detail": p.detail,
                                  "not_known": {what.value: why for what, why in p.not_known}} for p in previews],
                    "skipped": _skipped_json(plan.skipped)})
         return 0
-    _echo(f"rollout {plan.settings.name} ({plan.settings.target}, order from {plan.order_from}), dry run: "
-          "nothing is changed")
+    app.echo(f"rollout {plan.settings.name} ({plan.settings.target}, order from {plan.order_from}), dry run: "
+             "nothing is changed")
     rows = [[str(n), p.release.project, p.release.service,
              "create or update?" if p.action is Action.UNKNOWN else p.action.value, short_reference(p.release.image)]
             for n, p in enumerate(previews, 1)]
-    _echo(table(["#", "PROJECT", "SERVICE", "ACTION", "IMAGE"], rows))
+    app.table(["#", "PROJECT", "SERVICE", "ACTION", "IMAGE"], rows)
     words = {Unknown.EXISTS: "whether each service exists, so whether it would be created or updated",
              Unknown.DIGEST: "the image digests, so each spec names its image by tag"}
     for what, why in dict.fromkeys(pair for p in previews for pair in p.not_known):  # each reason once
-        _echo(style(f"note: not found out {words[what]}: {why}", fg="yellow", err=True), err=True)
+        app.note(f"not found out {words[what]}: {why}")
     for preview in previews:
-        _echo(f"\n--- {preview.release.service} ---")
-        _echo(preview.detail.rstrip())
+        app.echo(f"\n--- {preview.release.service} ---")
+        app.echo(preview.detail.rstrip())
     for name, why in plan.skipped.items():
-        _echo(style(f"- {name}: {why}", fg="yellow", err=True), err=True)
+        app.skipped(name, why)
     return 0
 
 
-def _show_result(result) -> None:
+def _show_result(app, result) -> None:
     from metarepo.images.rollout import StepState
 
     marks = {StepState.DEPLOYED: ("✓", "green"), StepState.UNCHANGED: ("=", None), StepState.FAILED: ("✗", "red"),
@@ -227,21 +225,21 @@ def _show_result(result) -> None:
         mark, colour = marks[step.state]
         rows.append([mark, step.project, step.service, step.state.value, step.detail[:100]])
         colours.append([colour, None, None, colour, None])
-    _echo(table(["", "PROJECT", "SERVICE", "STATE", "DETAIL"], rows, colours))
+    app.table(["", "PROJECT", "SERVICE", "STATE", "DETAIL"], rows, colours)
     for name, why in result.plan.skipped.items():
-        _echo(style(f"- {name}: skipped, {why}", fg="yellow", err=True), err=True)
+        app.skipped(name, why)
     for note in result.notes:
-        _echo(style(f"note: {note}", fg="yellow", err=True), err=True)
+        app.note(note)
     env = result.plan.settings.name
     if result.ok:
         where = f"recorded in {result.recorded}" if result.recorded else "not recorded"
         commit = f" (commit {result.commit[:12]})" if result.commit else ""
-        _echo(style(f"rollout {env}: {len(result.steps)} live · {where}{commit}", fg="green", err=True), err=True)
+        app.echo(app.style(f"rollout {env}: {len(result.steps)} live · {where}{commit}", fg="green", err=True), err=True)
     elif result.interrupted:
-        _echo(style(f"rollout {env}: interrupted; what this run changed was rolled back as shown; "
+        app.echo(app.style(f"rollout {env}: interrupted; what this run changed was rolled back as shown; "
                     f"environments/{env}.json is unchanged", fg="red", err=True), err=True)
     else:
-        _echo(style(f"rollout {env}: failed; every service this run changed was rolled back; "
+        app.echo(app.style(f"rollout {env}: failed; every service this run changed was rolled back; "
                     f"environments/{env}.json is unchanged", fg="red", err=True), err=True)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from metarepo import __version__
+from metarepo.cli.app import Application, application
 from metarepo.errors import MetaError
 
 # name -> (module:attribute, one-line help). Order is the order of `meta --help`.
@@ -54,10 +55,29 @@ class LazyGroup(click.Group):
             raise
         return getattr(module, attr)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, with a "did you mean" from the table (click's own looks only at loaded commands)."""
+        name = args[0]
+        if not ctx.resilient_parsing and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise click.UsageError(f"No such command {name!r}.{did_you_mean(name, self.list_commands(ctx))}", ctx)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_) for name, (target, help_) in COMMANDS.items() if _available(target)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """" Did you mean 'exec'?" for a word close to one of ``choices``, else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=3)
+    if not close:
+        return ""
+    if len(close) == 1:
+        return f" Did you mean {close[0]!r}?"
+    return " Did you mean one of " + ", ".join(repr(c) for c in close) + "?"
 
 
 def _available(target: str) -> bool:
@@ -73,7 +93,7 @@ def _available(target: str) -> bool:
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None) -> None:
     """Run a fleet of service repositories as if it were one repository."""
-    ctx.obj = {"root": root}
+    ctx.obj = Application(root=root)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,10 +106,10 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("meta: interrupted", err=True)
+        application().error("interrupted")
         sys.exit(130)
     except MetaError as exc:
-        click.echo(f"meta: {exc}", err=True)
+        application().error(str(exc))
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         # The reader went away (`meta exec ... | head`): stop quietly.
@@ -100,6 +120,6 @@ def main(argv: list[str] | None = None) -> None:
         import traceback
 
         traceback.print_exc()
-        click.echo("meta: internal error (a bug in metarepo; the traceback above helps us fix it)", err=True)
+        application().error("internal error (a bug in metarepo; the traceback above helps us fix it)")
         sys.exit(3)
     sys.exit(result if isinstance(result, int) else 0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from metarepo.cli.common import emit_json, manifest_from
-from metarepo.cli.render import table
+from metarepo.cli.app import application
+from metarepo.cli.common import json_option, manifest_from
 
 
 @click.group()
@@ -22,7 +22,7 @@ def add(ctx: click.Context, path: str, url: str) -> int:
     from metarepo.workspace.projects import add_project
 
     add_project(manifest_from(ctx), path, url)
-    click.echo(f"added {path}")
+    application(ctx).echo(f"added {path}")
     return 0
 
 
@@ -34,7 +34,7 @@ def remove(ctx: click.Context, path: str) -> int:
     from metarepo.workspace.projects import remove_project
 
     remove_project(manifest_from(ctx), path)
-    click.echo(f"removed {path}")
+    application(ctx).echo(f"removed {path}")
     return 0
 
 
@@ -47,22 +47,22 @@ def import_(ctx: click.Context, path: str, url: str | None) -> int:
     from metarepo.workspace.projects import import_project
 
     import_project(manifest_from(ctx), path, url)
-    click.echo(f"imported {path}")
+    application(ctx).echo(f"imported {path}")
     return 0
 
 
 @project.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> int:
     """List the projects in .meta with their URL and tags."""
     from metarepo.urls import redact
 
+    app = application(ctx)
     manifest = manifest_from(ctx)
     if as_json:
-        emit_json([{"project": p.name, "url": redact(p.url), "path": str(p.path), "tags": list(p.tags),
+        app.json([{"project": p.name, "url": redact(p.url), "path": str(p.path), "tags": list(p.tags),
                     "cloned": p.cloned} for p in manifest.projects])
         return 0
-    click.echo(table(["PROJECT", "URL", "TAGS"],
-                     [[p.name, redact(p.url), ",".join(p.tags)] for p in manifest.projects]))
+    app.table(["PROJECT", "URL", "TAGS"], [[p.name, redact(p.url), ",".join(p.tags)] for p in manifest.projects])
     return 0

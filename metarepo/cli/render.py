@@ -2,18 +2,21 @@
 
 rich is imported only by the progress bar; tables and lines are plain text
 with ANSI colour when stdout/stderr is a terminal, which keeps `meta status`
-over 2,000 projects fast.
+over 2,000 projects fast. What is written goes through ``cli.app.Application``;
+``style``, ``table``, ``summary_line``, ``exit_status`` and ``failures_block``
+here are thin wrappers around it for the commands not converted yet.
 """
 
 from __future__ import annotations
 
 import sys
 import unicodedata
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import click
 
-from metarepo.runner import DONE, FAILED, INTERRUPTED, SKIPPED, Run
+if TYPE_CHECKING:
+    from metarepo.runner import Run
 
 
 def is_terminal(stream) -> bool:
@@ -29,9 +32,10 @@ _terminal: dict[int, tuple[object, bool]] = {}
 
 
 def style(text: str, *, fg: str | None = None, bold: bool = False, dim: bool = False, err: bool = False) -> str:
-    if not is_terminal(sys.stderr if err else sys.stdout):
-        return text
-    return click.style(text, fg=fg, bold=bold, dim=dim)
+    """``Application.style`` (these module functions are kept for the modules not converted yet)."""
+    from metarepo.cli.app import application
+
+    return application().style(text, fg=fg, bold=bold, dim=dim, err=err)
 
 
 def width(text: str) -> int:
@@ -54,41 +58,23 @@ def clip(text: str, limit: int) -> str:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], colours: Iterable[Sequence[str | None]] = ()) -> str:
-    """A plain aligned table; ``colours`` gives an fg colour per cell (or None)."""
-    rows = [list(r) for r in rows]
-    colours = list(colours)
-    widths = [max([width(h)] + [width(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    lines = ["  ".join(style(h.ljust(widths[i]), bold=True) for i, h in enumerate(headers)).rstrip()]
-    coloured = sys.stdout.isatty()
-    for n, row in enumerate(rows):
-        cells = []
-        for i, cell in enumerate(row):
-            padded = cell + " " * (widths[i] - width(cell))
-            fg = colours[n][i] if coloured and n < len(colours) else None
-            cells.append(click.style(padded, fg=fg) if fg else padded)
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    """``Application.table_text``: a plain aligned table; ``colours`` gives an fg colour per cell (or None)."""
+    from metarepo.cli.app import application
+
+    return application().table_text(headers, rows, colours)
 
 
 def summary_line(verb: str, run: Run, *, ok_word: str = "ok") -> str:
-    """``exec: 12 ok, 1 failed (billing), 2 skipped · 0.84s`` (on stderr)."""
-    counts = {state: [str(o.key) for o in run.outcomes if o.state == state]
-              for state in (DONE, FAILED, SKIPPED, INTERRUPTED)}
-    parts = [style(f"{len(counts[DONE])} {ok_word}", fg="green", err=True)]
-    for state, colour in ((FAILED, "red"), (SKIPPED, "yellow"), (INTERRUPTED, "red")):
-        names = counts[state]
-        if names:
-            shown = ", ".join(names[:5]) + (f", +{len(names) - 5} more" if len(names) > 5 else "")
-            parts.append(style(f"{len(names)} {state} ({shown})", fg=colour, err=True))
-    head = f"{verb}: " if verb else ""
-    tail = " - interrupted" if run.interrupted else ""
-    return f"{head}{', '.join(parts)} · {run.seconds:.2f}s{tail}"
+    """``Application.summary_text``: ``exec: 12 ok, 1 failed (billing), 2 skipped · 0.84s`` (on stderr)."""
+    from metarepo.cli.app import application
+
+    return application().summary_text(verb, run, ok_word=ok_word)
 
 
 def exit_status(run: Run) -> int:
-    if run.interrupted:
-        return 130
-    return 0 if all(o.state in (DONE, SKIPPED) for o in run.outcomes) and not run.by_state(FAILED) else 1
+    from metarepo.cli.app import Application
+
+    return Application.exit_status(run)
 
 
 class ProgressReporter:
@@ -139,11 +125,7 @@ class ProgressReporter:
 
 
 def failures_block(run: Run) -> list[str]:
-    """One line per project that did not succeed, for the end of a run."""
-    lines = []
-    for o in run.outcomes:
-        if o.state == FAILED:
-            lines.append(style(f"✗ {o.key}: {o.reason}", fg="red", err=True))
-        elif o.state == SKIPPED:
-            lines.append(style(f"- {o.key}: skipped, {o.reason}", fg="yellow", err=True))
-    return lines
+    """``Application.failure_lines``: one line per project that did not succeed, for the end of a run."""
+    from metarepo.cli.app import application
+
+    return application().failure_lines(run)

@@ -6,12 +6,8 @@ from pathlib import Path
 
 import click
 
-from metarepo.cli.common import emit_json, jobs_from, manifest_from, select, selection_from, selection_options
-from metarepo.cli.render import (ProgressReporter, exit_status, failures_block, style, summary_line, table)
-
-
-def _echo_err(line: str) -> None:
-    click.echo(line, err=True)
+from metarepo.cli.app import application
+from metarepo.cli.common import jobs_from, json_option, select, selection_options
 
 
 @click.command()
@@ -20,9 +16,9 @@ def init(ctx: click.Context) -> int:
     """Make an empty .meta in this folder (or -C DIR)."""
     from metarepo.workspace.projects import init_manifest
 
-    root = (ctx.find_root().obj or {}).get("root") or Path.cwd()
-    file = init_manifest(Path(root))
-    click.echo(f"created {file}")
+    app = application(ctx)
+    file = init_manifest(Path(app.root or Path.cwd()))
+    app.echo(f"created {file}")
     return 0
 
 
@@ -37,31 +33,30 @@ def _outcomes_json(run) -> list[dict]:
 @click.option("--depth", type=click.IntRange(min=1), help="Shallow-clone every repository to N commits.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, envvar="META_JOBS",
               help="Clones at once (default: 4 or the cores, whichever is more).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 def clone(url: str, directory: Path | None, depth: int | None, jobs: int | None, as_json: bool) -> int:
     """Clone the meta repo at URL, then every project in it, in parallel."""
     from metarepo.runner import default_jobs
     from metarepo.workspace.clone import clone_meta, clone_projects, default_dir
 
+    app = application()
     dest = directory or Path(default_dir(url))
     manifest = clone_meta(url, dest, depth=depth)
-    reporter = ProgressReporter("clone") if not as_json else None
-    kwargs = {"reporter": reporter} if reporter else {}
-    run = clone_projects(manifest.projects, jobs=jobs or max(4, default_jobs()), depth=depth, **kwargs)
+    run = clone_projects(manifest.projects, jobs=jobs or max(4, default_jobs()), depth=depth,
+                         reporter=app.reporter("clone"))
     if as_json:
-        emit_json({"root": str(manifest.root), "projects": _outcomes_json(run)})
+        app.json({"root": str(manifest.root), "projects": _outcomes_json(run)})
     else:
-        for line in failures_block(run):
-            _echo_err(line)
-        _echo_err(summary_line(f"clone {dest}", run, ok_word="cloned or present"))
-    return exit_status(run)
+        app.failures(run)
+        app.summary(f"clone {dest}", run, ok_word="cloned or present")
+    return app.exit_status(run)
 
 
 @click.command()
 @selection_options
 @click.option("--locked", is_flag=True, help="Check out the commits in .meta.lock instead of pulling.")
 @click.option("--depth", type=click.IntRange(min=1), help="Shallow-clone missing projects to N commits.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 @click.pass_context
 def update(ctx: click.Context, locked: bool, depth: int | None, as_json: bool, **kwargs) -> int:
     """Clone missing projects; fast-forward the rest (dirty or diverged ones are skipped)."""
@@ -69,36 +64,36 @@ def update(ctx: click.Context, locked: bool, depth: int | None, as_json: bool, *
     from metarepo.workspace.clone import update_projects
     from metarepo.workspace.lock import read_lock
 
+    app = application(ctx)
     manifest, projects = select(ctx, kwargs)
     commits = read_lock(manifest) if locked else None
-    reporter = ProgressReporter("update") if not as_json else None
     run = update_projects(projects, jobs=jobs_from(kwargs, max(4, default_jobs())), depth=depth,
-                          locked=commits, **({"reporter": reporter} if reporter else {}))
+                          locked=commits, reporter=app.reporter("update"))
     if as_json:
-        emit_json({"projects": _outcomes_json(run)})
+        app.json({"projects": _outcomes_json(run)})
     else:
         changed = [o for o in run.outcomes if o.ok and o.value not in ("up to date",)]
         for o in changed:
-            click.echo(f"{o.key}: {o.value}")
-        for line in failures_block(run):
-            _echo_err(line)
-        _echo_err(summary_line("update", run))
-    return exit_status(run)
+            app.echo(f"{o.key}: {o.value}")
+        app.failures(run)
+        app.summary("update", run)
+    return app.exit_status(run)
 
 
 @click.command()
 @selection_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, **kwargs) -> int:
     """One table: branch, dirty files, ahead/behind, last commit, per project."""
     from metarepo.workspace.status import age, collect_status
 
+    app = application(ctx)
     manifest, projects = select(ctx, kwargs)
     run, rows = collect_status(manifest, projects, jobs=jobs_from(kwargs))
     if as_json:
-        emit_json({"root": str(manifest.root), "projects": [r.as_json() for r in rows]})
-        return exit_status(run)
+        app.json({"root": str(manifest.root), "projects": [r.as_json() for r in rows]})
+        return app.exit_status(run)
     cells, colours = [], []
     for r in rows:
         if not r.cloned:
@@ -124,12 +119,12 @@ def status(ctx: click.Context, as_json: bool, **kwargs) -> int:
     from metarepo.cli.render import clip
 
     cells = [row[:4] + [clip(row[4], 60)] + row[5:] for row in cells]
-    click.echo(table(["PROJECT", "BRANCH", "DIRTY", "AHEAD/BEHIND", "LAST COMMIT", "NOTE"], cells, colours))
+    app.table(["PROJECT", "BRANCH", "DIRTY", "AHEAD/BEHIND", "LAST COMMIT", "NOTE"], cells, colours)
     dirty = sum(1 for r in rows if r.dirty)
     missing = sum(1 for r in rows if not r.cloned)
-    _echo_err(style(f"{len(rows)} projects, {dirty} dirty, {missing} not cloned · {run.seconds:.2f}s",
-                    dim=True, err=True))
-    return exit_status(run)
+    app.echo(app.style(f"{len(rows)} projects, {dirty} dirty, {missing} not cloned · {run.seconds:.2f}s",
+                       dim=True, err=True), err=True)
+    return app.exit_status(run)
 
 
 @click.command()
@@ -139,12 +134,12 @@ def lock(ctx: click.Context, **kwargs) -> int:
     """Write .meta.lock: each project's current commit (all must be cloned)."""
     from metarepo.workspace.lock import lock_projects
 
+    app = application(ctx)
     manifest, projects = select(ctx, kwargs)
     run, data = lock_projects(manifest, projects, jobs=jobs_from(kwargs))
     if not run.ok:
-        for line in failures_block(run):
-            _echo_err(line)
-        _echo_err("meta: .meta.lock not written: every selected project must be cloned")
+        app.failures(run)
+        app.info(".meta.lock not written: every selected project must be cloned")
         return 1
-    click.echo(f"locked {len(data['projects'])} projects in {manifest.root / '.meta.lock'}")
+    app.echo(f"locked {len(data['projects'])} projects in {manifest.root / '.meta.lock'}")
     return 0

@@ -70,7 +70,7 @@ def load_fleet(projects: Sequence[Project], *, ref: str | None = None, jobs: int
     notes: list[str] = []
     present = []
     for project in projects:
-        if project.cloned:
+        if project.present:
             present.append(project)
         else:
             notes.append(f"{project.name}: not cloned, left out (run `meta update`)")

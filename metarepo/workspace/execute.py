@@ -22,8 +22,7 @@ from typing import Callable, Mapping, Sequence
 
 from metarepo.errors import MetaError
 from metarepo.manifest import Manifest, Project, edit_lock, write_atomic
-from metarepo.runner import (DONE, CommandResult, Failed, Outcome, Run, Skip, child_env, run_command,
-                             run_parallel)
+from metarepo.runner import CommandResult, Failed, Outcome, Run, Skip, State, child_env, run_command, run_parallel
 from metarepo.worktree import CloneState
 
 LAST_RUN = "last-run.json"
@@ -73,7 +72,7 @@ def run_in_projects(
     *,
     jobs: int,
     timeout: float | None = None,
-    on_line: Callable[[Project, bytes], None] | None = None,
+    on_lines: Callable[[Project, bytes, bool], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Run:
     """Run ``argv`` in each project; outcome values are ``CommandResult``s.
@@ -95,11 +94,11 @@ def run_in_projects(
         state = project.state
         if state is not CloneState.CLONED:
             raise Skip(state.value if state is CloneState.NOT_GIT else f"{state.value} (run `meta update`)")
-        line_sink = (lambda line: on_line(project, line)) if on_line else None
+        sink = (lambda data, idle: on_lines(project, data, idle)) if on_lines else None
         env = project_env(manifest, project, base)
         for n, candidate in enumerate(attempts):
             try:
-                result = run_command(candidate, cwd=project.path, env=env, timeout=timeout, on_line=line_sink)
+                result = run_command(candidate, cwd=project.path, env=env, timeout=timeout, on_lines=sink)
                 break
             except OSError:  # the program could not be started: let the shell run it (and say why)
                 if n == len(attempts) - 1:
@@ -116,7 +115,7 @@ def run_in_projects(
 
 
 def remember_failures(manifest: Manifest, argv: Sequence[str], run: Run) -> None:
-    failed = [str(o.key) for o in run.outcomes if o.state != DONE and o.state != "skipped"]
+    failed = [str(o.key) for o in run.outcomes if o.state in (State.FAILED, State.INTERRUPTED)]
     try:
         with edit_lock(manifest.root, wait=5):
             write_atomic(manifest.state_dir / LAST_RUN, json.dumps({"argv": list(argv), "failed": failed}) + "\n",

@@ -118,7 +118,7 @@ def test_a_project_with_no_dockerfile_is_skipped_with_the_reason(tmp_path: Path,
     root = make_layered_fleet(tmp_path, "127.0.0.1:5999/t", None)
     proc = meta("build", "--include-only", "docs", cwd=root, env=NO_ENGINE)
     assert proc.returncode == 0
-    assert "images/docs: no Dockerfile (Dockerfile)" in proc.stderr and "nothing to build" in proc.stderr
+    assert "- images/docs: skipped, no Dockerfile (Dockerfile)" in proc.stderr and "nothing to build" in proc.stderr
 
 
 def test_unknown_environment_is_bad_input(workspace: Path, meta):
@@ -217,6 +217,6 @@ def test_build_tag_selects_projects_as_everywhere_and_image_tag_tags_images(work
     assert images[1]["tags"] == [f"127.0.0.1:5000/demo/gateway:{t}" for t in (sha, "latest", "rc1")]
     proc = meta("build", "--dry-run", "--tag", "rc1", cwd=workspace, env=NO_ENGINE)  # the old meaning: a mistake
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "meta: no project has tag 'rc1' (tags in the manifest: backend, core, edge)"
+    assert proc.stderr.strip() == "meta: --tag rc1 selects no project (tags in .meta: backend, core, edge)"
     proc = meta("build", "--help", cwd=workspace)
     assert "--image-tag T" in proc.stdout and "--project-tag" not in proc.stdout

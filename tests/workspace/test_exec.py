@@ -221,3 +221,69 @@ def test_a_plain_command_the_kernel_cannot_start_goes_to_the_shell(workspace, me
     env = dict(line.split("=", 1) for line in json.loads(proc.stdout)["projects"][0]["output"].splitlines()
                if "=" in line)
     assert env["PWD"] == str(workspace / "services/orders") and env["META_PROJECT"] == "services/orders"
+
+
+def test_stream_writes_in_batches_not_once_per_line(workspace):
+    """20,000 short lines: a write (and flush) per line was 20,000 system calls; batches are a few dozen."""
+    code = ("import sys\nfrom metarepo.cli.main import main\n"
+            "try:\n    main(['exec', 'seq 20000', '--stream', '--include-only', 'orders,billing'])\n"
+            "except SystemExit as exc:\n    status = exc.code\n"
+            "sys.stdout.flush()\n"
+            "writes = next(int(l.split()[1]) for l in open('/proc/self/io') if l.startswith('syscw'))\n"
+            "print(status, writes, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=workspace, capture_output=True, text=True)
+    status, writes = map(int, proc.stderr.strip().splitlines()[-1].split())
+    assert status == 0
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 40_000
+    assert [line for line in lines if line.startswith("services/orders  | ")][-1] == "services/orders  | 20000"
+    assert writes < 2_000, f"{writes} writes"
+
+
+def test_stream_keeps_lines_whole_while_another_project_prints(workspace, meta):
+    proc = meta("exec", 'printf "start of $(basename $META_PROJECT) "; sleep 0.5; echo "end"; printf "no newline"',
+                "--stream", "--include-only", "orders,billing", cwd=workspace)
+    assert sorted(proc.stdout.splitlines()) == [
+        "services/billing | no newline", "services/billing | start of billing end",
+        "services/orders  | no newline", "services/orders  | start of orders end"]
+
+
+ALL = ["services/orders", "services/billing", "services/shipping", "services/notifications", "services/gateway"]
+
+
+def test_ordered_keeps_grouped_blocks_in_manifest_order(workspace, meta):
+    slow_first = 'if [ "$META_PROJECT" = services/orders ]; then sleep 1; fi; echo "out of $META_PROJECT"'
+    heads = lambda out: [line.split()[1] for line in out.splitlines() if line[:1] in "✓✗-"]  # noqa: E731
+    proc = meta("exec", slow_first, "-j", "5", cwd=workspace)
+    assert heads(proc.stdout)[-1] == "services/orders"  # as they end
+    proc = meta("exec", slow_first, "-j", "5", "--ordered", cwd=workspace)
+    assert proc.returncode == 0 and heads(proc.stdout) == ALL
+    assert proc.stdout.splitlines()[1] == "out of services/orders"
+    proc = meta("exec", "true", "--ordered", "--stream", cwd=workspace)
+    assert proc.returncode == 2
+
+
+def test_ordered_blocks_wait_on_disk_past_their_memory_budget(monkeypatch, tmp_path):
+    import io
+
+    from metarepo.cli import blocks
+    from metarepo.cli.app import Application
+    from metarepo.process import run_command
+    from metarepo.runner import run_parallel
+
+    monkeypatch.setattr(blocks, "_WAITING_IN_MEMORY", 100_000)
+    out = io.BytesIO()
+    ordered = blocks.OrderedBlocks(Application(), out, ["a", "b", "c", "d"])
+    sizes = {"a": 10, "b": 60_000, "c": 60_000, "d": 300_000}
+
+    def work(key):
+        if key == "a":
+            time.sleep(1)
+        return run_command(["head", "-c", str(sizes[key]), "/dev/zero"], cwd=tmp_path)
+
+    run_parallel(list(sizes), work, jobs=4, on_outcome=ordered.add)
+    assert ordered._spill is not None and ordered._in_memory <= 100_000  # c or d waited on disk
+    ordered.finish()
+    text = out.getvalue()
+    assert [line.split()[1] for line in text.split(b"\n") if line[:1] == b"\xe2"] == [b"a", b"b", b"c", b"d"]
+    assert len(text) == sum(sizes.values()) + 4 * len(b"\xe2\x9c\x93 x 0.00s\n") + 4  # each output ends in \n
