@@ -14,14 +14,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from tests.servers.process import free_port
+from tests.servers.process import port_open as _port_open
+from tests.servers.process import stop as _stop
+from tests.servers.process import wait_until as _wait
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,6 @@ class Engine:
     @property
     def env(self) -> dict[str, str]:
         return {"DOCKER_HOST": self.host}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def static_busybox() -> Path | None:
@@ -72,33 +68,6 @@ def _answers(host: str) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "not usable"
         return False
-
-
-def _wait(check, seconds: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise RuntimeError(f"{what} did not come up in {seconds:g}s\n{tail}")
-
-
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-        return True
-    return False
-
-
-def _stop(proc: subprocess.Popen, seconds: float = 30) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(seconds)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @contextlib.contextmanager
