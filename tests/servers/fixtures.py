@@ -7,6 +7,12 @@ by its pid when the test ends, pass or fail.
 - ``haproxy(config) -> HAProxy`` (tests/servers/haproxy.py)
 - ``nginx(http, main="") -> Nginx`` (tests/servers/nginx.py)
 
+Servers one instance of which serves every test are session-scoped (tests
+tell their own data apart by names or labels of their own):
+
+- ``rsyslog -> Syslog``: syslog over UDP and TCP on one 127.0.0.1 port,
+  every message in one file (tests/servers/rsyslog.py)
+
 A server that is not installed skips the tests that need it, naming the
 package to install; under ``CI=true`` it fails them instead.
 """
@@ -20,6 +26,7 @@ import pytest
 
 from tests.servers import haproxy as haproxy_server
 from tests.servers import nginx as nginx_server
+from tests.servers import rsyslog as rsyslog_server
 from tests.servers.process import missing
 
 
@@ -46,3 +53,12 @@ def nginx():
     require(nginx_server.PACKAGES, "nginx")
     with contextlib.ExitStack() as started:
         yield lambda http, main="": started.enter_context(nginx_server.running_nginx(http, main))
+
+
+
+@pytest.fixture(scope="session")
+def rsyslog():
+    """rsyslogd receiving syslog on 127.0.0.1 (UDP and TCP, one port), for the whole session."""
+    require(rsyslog_server.PACKAGES, "rsyslog")
+    with rsyslog_server.running_rsyslog() as started:
+        yield started
