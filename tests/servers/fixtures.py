@@ -19,9 +19,11 @@ tell their own data apart by names or labels of their own):
   endpoint whose values tests set, and already sending alerts to an
   Alertmanager (tests/servers/monitoring.py: Prometheus takes some 5 s to
   use a new target or Alertmanager; this pays it once)
+- ``rabbitmq -> RabbitMQ``: a broker with its management API, a user and a
+  password of its own (tests/servers/rabbitmq.py; 10-15 s to start)
 
-The last one is started in the background as soon as collection shows a
-test that will need it, while the other tests run.
+The last two are started in the background as soon as collection shows a
+test that will need them, while the other tests run.
 
 A server that is not installed skips the tests that need it, naming the
 package to install; under ``CI=true`` it fails them instead.
@@ -39,6 +41,7 @@ from tests.servers import haproxy as haproxy_server
 from tests.servers import monitoring as monitoring_server
 from tests.servers import nginx as nginx_server
 from tests.servers import prometheus as prometheus_server
+from tests.servers import rabbitmq as rabbitmq_server
 from tests.servers import rsyslog as rsyslog_server
 from tests.servers.early import EarlyStart
 from tests.servers.process import missing
@@ -98,6 +101,7 @@ def rsyslog():
 MONITORING_PACKAGES = {**prometheus_server.PACKAGES, **alertmanager_server.PACKAGES}
 EARLY = {
     "monitoring": (MONITORING_PACKAGES, monitoring_server.running_monitoring),
+    "rabbitmq": (rabbitmq_server.PACKAGES, rabbitmq_server.running_rabbitmq),
 }
 _STARTED = pytest.StashKey[dict]()
 
@@ -131,3 +135,9 @@ def _started_early(config: pytest.Config, name: str):
 def monitoring(pytestconfig: pytest.Config):
     """Prometheus scraping an endpoint whose samples tests set, and alerting an Alertmanager (labels of your own)."""
     yield from _started_early(pytestconfig, "monitoring")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(pytestconfig: pytest.Config):
+    """A RabbitMQ node with the management plugin on free 127.0.0.1 ports, for the whole session."""
+    yield from _started_early(pytestconfig, "rabbitmq")
