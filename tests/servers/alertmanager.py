@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from tests.servers.process import ConfigRejected, Validation, free_port, installed, running, temp_dir
+from tests.servers.process import ConfigRejected, Validation, free_port, installed, running, temp_dir, validate
 from tests.servers.web import answers, call
 
 PACKAGES = {"prometheus-alertmanager": "prometheus-alertmanager", "amtool": "prometheus-alertmanager"}
@@ -68,9 +68,7 @@ class Alertmanager:
 
 
 def check_config(path: Path) -> Validation:
-    proc = subprocess.run([installed("amtool") or "amtool", "check-config", str(path)], capture_output=True,
-                          text=True, timeout=60)
-    return Validation(proc.returncode == 0, (proc.stdout + proc.stderr).strip())
+    return validate([installed("amtool") or "amtool", "check-config", str(path)])
 
 
 @contextlib.contextmanager

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-from tests.servers.process import ConfigRejected, Validation, installed, log_tail, running, temp_dir, wait_until
+from tests.servers.process import (ConfigRejected, Validation, installed, log_tail, running, temp_dir, validate,
+                                   wait_until)
 
 PACKAGES = {"haproxy": "haproxy"}
 
@@ -127,8 +128,7 @@ def check_config(*files: Path) -> Validation:
     argv = [installed("haproxy") or "haproxy", "-c"]
     for path in files:
         argv += ["-f", str(path)]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    return Validation(proc.returncode == 0, (proc.stdout + proc.stderr).strip())
+    return validate(argv)
 
 
 @contextlib.contextmanager
@@ -139,8 +139,9 @@ def running_haproxy(config: str, seconds: float = 30) -> Iterator[HAProxy]:
             f"    stats socket {base / 'admin.sock'} mode 600 level admin\n"
             "    hard-stop-after 10s\n")
         (base / "haproxy.cfg").write_text(config)
-        argv = [installed("haproxy") or "haproxy", "-W", "-f", str(base / "global.cfg"), "-f", str(base / "haproxy.cfg"),
-                "-p", str(base / "haproxy.pid"), "-S", f"{base / 'master.sock'},mode,600"]
+        argv = [installed("haproxy") or "haproxy", "-W", "-f", str(base / "global.cfg"),
+                "-f", str(base / "haproxy.cfg"), "-p", str(base / "haproxy.pid"),
+                "-S", f"{base / 'master.sock'},mode,600"]
         with running(argv, what="haproxy", log=base / "haproxy.log", cwd=base, seconds=seconds,
                      ready=lambda: _worker_pid(base / "admin.sock") is not None) as proc:
             yield HAProxy(base, proc)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 from tests.servers.process import (ConfigRejected, Validation, children, free_port, installed, running, temp_dir,
-                                   wait_until)
+                                   validate, wait_until)
 from tests.servers.web import call
 
 PACKAGES = {"nginx": "nginx"}
@@ -105,8 +105,7 @@ def _argv(base: Path, config: Path) -> list[str]:
 
 
 def _test(base: Path, config: Path) -> Validation:
-    proc = subprocess.run([*_argv(base, config), "-t", "-q"], capture_output=True, text=True, timeout=60)
-    return Validation(proc.returncode == 0, (proc.stdout + proc.stderr).strip())
+    return validate([*_argv(base, config), "-t", "-q"])
 
 
 def _config(base: Path, probe: int, generation: int, http: str, main: str) -> str:

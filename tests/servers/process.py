@@ -36,6 +36,12 @@ class Validation:
     output: str
 
 
+def validate(argv: Sequence[str]) -> Validation:
+    """Run a server's config check: exit 0 means it accepts the config; its output says why not."""
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return Validation(proc.returncode == 0, (proc.stdout + proc.stderr).strip())
+
+
 class ConfigRejected(RuntimeError):
     """A server's own check refused a config a test meant to load: the message is what it said."""
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from tests.servers.process import ConfigRejected, Validation, free_port, installed, running, temp_dir
+from tests.servers.process import ConfigRejected, Validation, free_port, installed, running, temp_dir, validate
 from tests.servers.web import answers, call
 
 PACKAGES = {"prometheus": "prometheus", "promtool": "prometheus"}
@@ -151,5 +151,4 @@ def _write(base: Path, name: str, text: str) -> Path:
 
 
 def _promtool(*args: str) -> Validation:
-    proc = subprocess.run([installed("promtool") or "promtool", *args], capture_output=True, text=True, timeout=60)
-    return Validation(proc.returncode == 0, (proc.stdout + proc.stderr).strip())
+    return validate([installed("promtool") or "promtool", *args])

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from tests.servers.process import Validation, free_port, installed, running, temp_dir
+from tests.servers.process import Validation, free_port, installed, running, temp_dir, validate
 
 PACKAGES = {"rsyslogd": "rsyslog"}
 PROBE = "metatest-probe"
@@ -92,9 +92,7 @@ def send_udp(port: int, line: str) -> None:
 
 
 def check_config(path: Path) -> Validation:
-    proc = subprocess.run([installed("rsyslogd") or "rsyslogd", "-N1", "-f", str(path)], capture_output=True,
-                          text=True, timeout=60)
-    return Validation(proc.returncode == 0, (proc.stdout + proc.stderr).strip())
+    return validate([installed("rsyslogd") or "rsyslogd", "-N1", "-f", str(path)])
 
 
 def config(base: Path, port: int) -> str:
