@@ -15,6 +15,25 @@ if command -v dpkg-query >/dev/null 2>&1; then
 else
   [ -x /bin/busybox ] || missing="$missing busybox-static"
 fi
+
+# need PACKAGE COMMAND: PACKAGE is missing unless dpkg says it is installed (or, without dpkg, COMMAND
+# is found, in the sbin folders too: a user's PATH often lacks them).
+need() {
+  if command -v dpkg-query >/dev/null 2>&1; then
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" && return 0
+  else
+    PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$2" >/dev/null 2>&1 && return 0
+  fi
+  missing="$missing $1"
+}
+# The servers tests/servers/ starts on free 127.0.0.1 ports (never the packaged services).
+need haproxy haproxy
+need nginx nginx
+need prometheus promtool
+need prometheus-alertmanager prometheus-alertmanager
+need rabbitmq-server rabbitmq-server
+need rsyslog rsyslogd
+
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "note: missing$missing; the tests that need them will be skipped (install them to run those)" >&2
@@ -22,6 +41,21 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+
+# Installing must not start the packaged services: nginx would take port 80, rabbitmq-server its
+# epmd on 4369, prometheus 9090, alertmanager 9093-9094, rsyslog the host's /dev/log. Their
+# maintainer scripts start them through invoke-rc.d or deb-systemd-invoke, which both ask
+# /usr/sbin/policy-rc.d first: 101 means "do not". Docker's Debian images ship one; without it,
+# invoke-rc.d holds back only where there is no /sbin/init, and deb-systemd-invoke starts them on a
+# systemd machine, so a machine without one gets ours for the length of the install.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# scripts/system-deps.sh: start no service while it installs packages\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+  trap 'exit 130' INT TERM
+fi
+
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

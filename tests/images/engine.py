@@ -14,14 +14,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from tests.servers.process import free_port, port_open, wait_until
+from tests.servers.process import stop as stop_process
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,6 @@ class Engine:
     @property
     def env(self) -> dict[str, str]:
         return {"DOCKER_HOST": self.host}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def static_busybox() -> Path | None:
@@ -74,33 +68,6 @@ def answers(host: str) -> bool:
         return False
 
 
-def wait_until(check, seconds: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise RuntimeError(f"{what} did not come up in {seconds:g}s\n{tail}")
-
-
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-        return True
-    return False
-
-
-def stop_process(proc: subprocess.Popen, seconds: float = 30) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(seconds)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @contextlib.contextmanager
 def running_engine() -> Iterator[Engine]:
     import docker
@@ -134,7 +101,7 @@ def running_engine() -> Iterator[Engine]:
         rlog = base / "registry.log"
         procs.append(subprocess.Popen(["docker-registry", "serve", str(config)], stdin=subprocess.DEVNULL,
                                       stdout=rlog.open("w"), stderr=subprocess.STDOUT, start_new_session=True))
-        wait_until(lambda: _port_open(port), 30, "docker-registry", rlog)
+        wait_until(lambda: port_open(port), 30, "docker-registry", rlog)
 
         if client.info().get("Swarm", {}).get("LocalNodeState") != "active":
             client.swarm.init(advertise_addr="127.0.0.1", listen_addr=f"127.0.0.1:{free_port()}")
