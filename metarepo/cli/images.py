@@ -158,12 +158,14 @@ def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, a
             app.note(note)
     if dry_run:
         return _show_plan(app, plan, preview_rollout(plan, target), as_json)
+    from metarepo.images.gates import rollout_gates
     from metarepo.images.rollout import run_rollout
 
+    gates = rollout_gates(manifest, env)
     if not as_json:
         app.echo(f"rollout {env} ({plan.settings.target}, order from {plan.order_from}): "
               f"{' → '.join(r.service for r in plan.releases)}", err=True)
-    result = run_rollout(manifest, plan, target, **({"reporter": reporter} if reporter else {}))
+    result = run_rollout(manifest, plan, target, gates=gates, **({"reporter": reporter} if reporter else {}))
     if as_json:
         app.json(_result_json(result))
     else:
@@ -226,6 +228,11 @@ def _show_result(app, result) -> None:
         rows.append([mark, step.project, step.service, step.state.value, step.detail[:100]])
         colours.append([colour, None, None, colour, None])
     app.table(["", "PROJECT", "SERVICE", "STATE", "DETAIL"], rows, colours)
+    for step in result.steps:
+        for m in step.measurements:
+            value = "no data" if m.value is None else m.value
+            app.echo(f"  {step.service} {m.gate} {m.check} @{m.at:.0f}s: {value} {m.reading.value}"
+                     + (f" ({m.detail})" if m.detail else ""), err=True)
     for name, why in result.plan.skipped.items():
         app.skipped(name, why)
     for note in result.notes:

@@ -7,8 +7,10 @@
    anything moves), else the manifest's.
 2. ``resolve_images``: every image's digest asked of the registry, and its
    HEALTHCHECK, before anything changes; a missing image stops it there.
-3. ``run_rollout``: deploy each in turn through the target. On the first
-   failure, or Ctrl-C, stop and roll back every service this run already
+3. ``run_rollout``: ask every gate (``images/gates.py``) whether the rollout
+   may start, then deploy each in turn through the target; once a service
+   is live, ask the gates about it. On the first failure (a deploy, or a
+   gate's verdict), or Ctrl-C, stop and roll back every service this run already
    changed, newest first; ``environments/ENV.json`` is left as it was. On
    success, record each service's image, digest, sha and version there and
    commit it in the meta repo.
@@ -27,6 +29,7 @@ from metarepo.manifest import Manifest, Project
 from metarepo.report import NULL, Reporter
 from metarepo.runner import run_parallel
 
+from metarepo.images.gates import Gate, Measurement
 from metarepo.images.release import (Applied, EnvironmentSettings, Release, RolloutFailed, Target,
                                      environment_settings, service_name)
 
@@ -58,10 +61,12 @@ class Step:
     state: StepState
     detail: str = ""
     seconds: float = 0.0
+    measurements: tuple[Measurement, ...] = ()  # what the gates read once it was live
 
     def as_json(self) -> dict[str, Any]:
         return {"project": self.project, "service": self.service, "state": self.state.value,
-                "detail": self.detail or None, "seconds": round(self.seconds, 3)}
+                "detail": self.detail or None, "seconds": round(self.seconds, 3),
+                "measurements": [m.as_json() for m in self.measurements]}
 
 
 @dataclass(frozen=True)
@@ -197,8 +202,16 @@ def resolve_images(client: Any, plan: RolloutPlan, *, jobs: int = 4) -> RolloutP
 
 
 def run_rollout(manifest: Manifest, plan: RolloutPlan, target: Target, *, reporter: Reporter = NULL,
-                record: bool = True) -> RolloutResult:
-    """Deploy ``plan`` through ``target``; all or nothing, as far as the target can put things back."""
+                record: bool = True, gates: Sequence[Gate] = ()) -> RolloutResult:
+    """Deploy ``plan`` through ``target``; all or nothing, as far as the target can put things back.
+
+    Each gate's ``before`` runs first and may refuse the whole rollout
+    (``RolloutFailed``, nothing changed); its ``after`` runs once each
+    service is live, and a failed verdict fails that step like a failed
+    deploy: the batch is rolled back.
+    """
+    for gate in gates:
+        gate.before(plan)
     applied: list[Applied] = []
     steps: dict[str, Step] = {r.project: Step(r.project, r.service, StepState.NOT_STARTED) for r in plan.releases}
     interrupted = False
@@ -225,8 +238,16 @@ def run_rollout(manifest: Manifest, plan: RolloutPlan, target: Target, *, report
                 break
             applied.append(done)
             state = StepState.DEPLOYED if done.changed else StepState.UNCHANGED
+            measurements, refused = _ask_gates(gates, release, reporter)
+            seconds = time.monotonic() - t0
+            if refused:
+                steps[release.project] = Step(release.project, release.service, StepState.FAILED, refused,
+                                              seconds, measurements)
+                reporter.item_done(release.project, False, refused)
+                failed = True
+                break
             steps[release.project] = Step(release.project, release.service, state, done.note or _shown(release),
-                                          done.seconds)
+                                          seconds if gates else done.seconds, measurements)
             reporter.item_done(release.project, True, state.value)
     except KeyboardInterrupt:
         interrupted = True
@@ -248,6 +269,17 @@ def run_rollout(manifest: Manifest, plan: RolloutPlan, target: Target, *, report
             notes.append(note)
     return RolloutResult(plan, tuple(steps[r.project] for r in plan.releases), False, recorded, commit,
                          tuple(notes))
+
+
+def _ask_gates(gates: Sequence[Gate], release: Release, reporter: Reporter) -> tuple[tuple[Measurement, ...], str]:
+    """Every gate's measurements of a live ``release``, and why the first that said no did (or "")."""
+    measurements: list[Measurement] = []
+    for gate in gates:
+        verdict = gate.after(release, reporter)
+        measurements.extend(verdict.measurements)
+        if not verdict.ok:
+            return tuple(measurements), f"{gate.name}: {verdict.reason}"
+    return tuple(measurements), ""
 
 
 def _roll_back_all(target: Target, applied: list[Applied], steps: dict[str, Step], reporter: Reporter) -> None:
@@ -273,8 +305,7 @@ def _roll_back_all(target: Target, applied: list[Applied], steps: dict[str, Step
             steps[release.project] = replace(old, detail=f"{old.detail}; {what}")
         else:
             shown = what if old.state is not StepState.INTERRUPTED else f"interrupted; {what}"
-            steps[release.project] = Step(release.project, release.service, StepState.ROLLED_BACK, shown,
-                                          old.seconds)
+            steps[release.project] = replace(old, state=StepState.ROLLED_BACK, detail=shown)
 
 
 def _first_line(exc: BaseException) -> str:
