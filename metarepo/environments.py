@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Mapping
 
 from metarepo.errors import ManifestError, UsageError
-from metarepo.manifest import write_atomic
+from metarepo.manifest import edit_lock, write_atomic
 
 ENV_DIR = "environments"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -65,13 +65,14 @@ def read_deployments(root: Path, env: str) -> dict[str, Deployment]:
 def record_deployments(root: Path, env: str, deployments: Mapping[str, Deployment] | list[Deployment]) -> Path:
     """Merge ``deployments`` into ``environments/ENV.json`` (one atomic write)."""
     items = list(deployments.values()) if isinstance(deployments, Mapping) else list(deployments)
-    current = read_deployments(root, env)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    for d in items:
-        current[d.service] = d if d.time else Deployment(**{**asdict(d), "time": stamp})
     file = env_file(root, env)
-    file.parent.mkdir(exist_ok=True)
-    document = {"environment": env,
-                "services": {name: current[name].as_json() for name in sorted(current)}}
-    write_atomic(file, json.dumps(document, indent=2) + "\n")
+    with edit_lock(root):  # read, merge and write as one step: two rollouts at once keep both records
+        current = read_deployments(root, env)
+        for d in items:
+            current[d.service] = d if d.time else Deployment(**{**asdict(d), "time": stamp})
+        file.parent.mkdir(exist_ok=True)
+        document = {"environment": env,
+                    "services": {name: current[name].as_json() for name in sorted(current)}}
+        write_atomic(file, json.dumps(document, indent=2) + "\n")
     return file

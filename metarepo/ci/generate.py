@@ -151,17 +151,23 @@ def check(manifest: Manifest, projects: Sequence[Project], *, with_diff: bool = 
 
 
 def record_provider(manifest: Manifest, projects: Sequence[Project], provider: str) -> bool:
-    """Set ``metarepo.projects.<name>.ci`` for each project; write the manifest only if it changed."""
-    data = json.loads(json.dumps(manifest.data))
-    ours = data.setdefault("metarepo", {}).setdefault("projects", {})
-    changed = False
-    for project in projects:
-        own = ours.setdefault(project.name, {})
-        if own.get("ci") != provider:
-            own["ci"] = provider
-            changed = True
-    if changed:
-        save_manifest(manifest.root, data)
+    """Set ``metarepo.projects.<name>.ci`` for each project; write the manifest only if it changed.
+
+    The manifest is read again under the edit lock, so a `meta project add`
+    running meanwhile is kept."""
+    from metarepo.manifest import edit_lock, load_manifest
+
+    with edit_lock(manifest.root):
+        data = json.loads(json.dumps(load_manifest(manifest.root).data))
+        ours = data.setdefault("metarepo", {}).setdefault("projects", {})
+        changed = False
+        for project in projects:
+            own = ours.setdefault(project.name, {})
+            if own.get("ci") != provider:
+                own["ci"] = provider
+                changed = True
+        if changed:
+            save_manifest(manifest.root, data)
     return changed
 
 

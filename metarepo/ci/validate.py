@@ -80,13 +80,17 @@ def load_validated(state_dir: Any) -> dict[str, None]:
 def save_validated(manifest: Any, digests: dict[str, None]) -> None:
     import json
 
-    from metarepo.manifest import write_atomic
+    from metarepo.errors import MetaError
+    from metarepo.manifest import edit_lock, write_atomic
 
-    kept = list(digests)[-_VALIDATED_LIMIT:]  # the newest last: what this run used survives
     try:
-        write_atomic(manifest.ensure_state_dir() / VALIDATED_FILE,
-                     json.dumps({"checker": _checker_version(), "digests": kept}), durable=False)
-    except OSError:
+        with edit_lock(manifest.root, wait=2):  # merged with what another run saved meanwhile
+            merged = {key: None for key in load_validated(manifest.state_dir) if key not in digests}
+            merged.update(digests)
+            kept = list(merged)[-_VALIDATED_LIMIT:]  # the newest last: what this run used survives
+            write_atomic(manifest.ensure_state_dir() / VALIDATED_FILE,
+                         json.dumps({"checker": _checker_version(), "digests": kept}), durable=False)
+    except (OSError, MetaError):
         pass  # a cache that cannot be written only costs time
 
 

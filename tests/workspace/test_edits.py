@@ -139,3 +139,37 @@ def test_a_full_disk_fails_each_edit_in_one_line_and_changes_nothing(full_meta_r
         assert "No space left on device" in lines[0], lines
         assert {name: (root / name).read_bytes() for name in before} == before
         assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_deployment_record_waits_for_the_edit_lock_and_keeps_what_was_recorded_meanwhile(workspace: Path):
+    from metarepo.environments import Deployment, record_deployments
+    from metarepo.manifest import edit_lock
+
+    with edit_lock(workspace):
+        proc = _start("contracts", "record-deployment", "services/orders", "--env", "staging", "--sha", "HEAD",
+                      cwd=workspace)
+        time.sleep(1.5)
+        assert proc.poll() is None  # waiting for the lock, not reading ENV.json yet
+        record_deployments(workspace, "staging", [Deployment("services/billing", "0" * 40)])  # another rollout's
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    recorded = json.loads((workspace / "environments" / "staging.json").read_text())["services"]
+    assert sorted(recorded) == ["services/billing", "services/orders"]
+
+
+def test_ci_generate_provider_keeps_a_project_added_meanwhile(workspace: Path):
+    from metarepo.manifest import edit_lock
+
+    with edit_lock(workspace):
+        proc = _start("ci", "generate", "--provider", "gitlab", cwd=workspace)
+        time.sleep(1.5)
+        assert proc.poll() is None  # waiting for the lock before it reads .meta again
+        data = read_manifest(workspace)
+        data["projects"]["services/late"] = "file:///srv/late.git"  # another edit, written meanwhile
+        (workspace / ".meta").write_text(json.dumps(data, indent=2) + "\n")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    data = read_manifest(workspace)
+    assert "services/late" in data["projects"]
+    assert all(data["metarepo"]["projects"][name]["ci"] == "gitlab"
+               for name in data["projects"] if name != "services/late")
