@@ -107,7 +107,7 @@ def _run(ctx: click.Context, argv: list[str], shown: str, kwargs: dict[str, Any]
     if dry_run:
         for p in projects:
             app.echo(f"{p.name}: {shown}  (in {p.path})")
-        app.echo(f"would run in {len(projects)} projects, {jobs} at once", err=True)
+        app.echo(f"would run in {len(projects)} project{'s' if len(projects) != 1 else ''}, {jobs} at once", err=True)
         return 0
 
     if as_json:

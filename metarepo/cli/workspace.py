@@ -94,6 +94,9 @@ def status(ctx: click.Context, as_json: bool, **kwargs) -> int:
     if as_json:
         app.json({"root": str(manifest.root), "projects": [r.as_json() for r in rows]})
         return app.exit_status(run)
+    if not rows:
+        app.info(f"no projects in {manifest.file} (add one: meta project add PATH URL)")
+        return 0
     cells, colours = [], []
     for r in rows:
         if not r.cloned:

@@ -73,3 +73,10 @@ def test_a_status_of_some_projects_keeps_the_others_cached(workspace, meta):
     assert meta("status", cwd=workspace).returncode == 0  # a full status drops what no project points at
     assert set(json.loads(file.read_text())) == {r["commit"] for r in json.loads(
         meta("status", "--json", cwd=workspace).stdout)["projects"] if r["commit"]}
+
+
+def test_status_of_a_manifest_with_no_projects_says_so(tmp_path, meta):
+    assert meta("init", cwd=tmp_path).returncode == 0
+    proc = meta("status", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert "no projects in" in proc.stderr and "meta project add" in proc.stderr
