@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from metarepo.errors import ManifestError, MetaError
+from metarepo.templating.deadline import RenderTimeout, time_limit
 from metarepo.templating.environment import BUILTIN_DIR, OVERRIDE_DIR, template_environment
 from metarepo.templating.escape import Dialect
 from metarepo.templating.overrides import check_override_blocks
@@ -32,7 +33,8 @@ def render_template(meta_root: Path | None, name: str, dialect: Dialect, context
     try:
         template = env.get_template(name)
         check_override_blocks(env, template)
-        text = template.render(context)
+        with time_limit():
+            text = template.render(context)
     except jinja2.TemplateSyntaxError as exc:
         raise ManifestError(f"template syntax error: {exc.message}", file=_shown_file(exc.filename,
                             exc.name or name), line=exc.lineno) from None
@@ -45,6 +47,10 @@ def render_template(meta_root: Path | None, name: str, dialect: Dialect, context
     except UnicodeDecodeError as exc:
         raise ManifestError(f"a template is not UTF-8 text ({exc.reason} at byte {exc.start})",
                             file=_undecodable(meta_root) or name) from None
+    except RenderTimeout as exc:
+        file, line = _template_frame(exc)
+        raise ManifestError(f"refused while rendering for {subject}: it {exc} (a loop that runs too long?)",
+                            file=_shown_file(file, name), line=line) from None
     except SecurityError as exc:
         file, line = _template_frame(exc)
         raise ManifestError(f"refused while rendering for {subject}: {exc} (templates render in a sandbox: "

@@ -122,3 +122,20 @@ def test_a_template_folder_that_leads_outside_the_meta_repo_is_refused(tmp_path:
     (root / "ci-templates").symlink_to(elsewhere / "ci-templates")
     with pytest.raises(ManifestError, match=r"ci-templates: leads outside the meta repo"):
         render_template(root, TEMPLATE, Dialect.YAML, {}, "x")
+
+
+def test_loops_that_would_run_for_hours_end_at_the_time_limit(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from metarepo.templating import deadline
+
+    monkeypatch.setattr(deadline, "RENDER_SECONDS", 0.5)
+    write(tmp_path, "a: 1\n{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n")
+    started = time.monotonic()
+    with pytest.raises(ManifestError, match=rf"{TEMPLATE}:2: refused while rendering for x: it took longer than 0.5s"):
+        render_template(tmp_path, TEMPLATE, Dialect.YAML, {}, "x")
+    assert time.monotonic() - started < 5
+    # the limit is per render: the next one is not cut short by a timer left over
+    write(tmp_path, "v: {{ 1 + 1 }}\n")
+    time.sleep(0.6)
+    assert render_template(tmp_path, TEMPLATE, Dialect.YAML, {}, "x") == "v: 2\n"
