@@ -28,7 +28,7 @@ from metarepo.release.conventional import Commit
 from metarepo.release.history import History, read_history
 from metarepo.release.settings import ReleaseSettings, Unparsed, release_settings
 from metarepo.release.version import ZERO, Bump, Version
-from metarepo.release.version_files import read_version_file
+from metarepo.release.version_files import read_version_file, shown_as
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,8 @@ def plan_release(manifest: Manifest, projects: Sequence[Project], *, env: str | 
         current = history.version
         project = by_name[name]
         for file in settings[name].version_files:
-            read_version_file(project.path / file)  # a file that names no version is bad input, here
+            with shown_as(project.path / file, f"{name}/{file}"):
+                read_version_file(project.path / file)  # a file that names no version is bad input, here
         releases.append(ProjectRelease(name, history.head, history.tag, current, (current or ZERO).bumped(bump),
                                        bump, history.commits, unparsed, settings[name], reasons, verdict))
     order, order_from, blocked = _rollout_order(manifest, env, releases)

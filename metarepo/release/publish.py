@@ -30,7 +30,7 @@ from metarepo.report import NULL, Reporter
 
 from metarepo.release.changelog import with_section
 from metarepo.release.preflight import Ready, remote_git, remote_refs
-from metarepo.release.version_files import bumped_text
+from metarepo.release.version_files import bumped_text, shown_as
 
 CHANGELOG = "CHANGELOG.md"
 TRAILER = "Meta-Release"
@@ -88,7 +88,10 @@ def deferred_interrupts() -> Iterator[list[int]]:
 def _new_files(ready: Ready, date: str) -> tuple[list[tuple[Path, str]], str]:
     release = ready.release
     path = ready.project.path
-    changes = [(path / name, bumped_text(path / name, release.version)) for name in release.settings.version_files]
+    changes = []
+    for name in release.settings.version_files:
+        with shown_as(path / name, f"{ready.project.name}/{name}"):
+            changes.append((path / name, bumped_text(path / name, release.version)))
     section = release.section(date)
     log = path / CHANGELOG
     existing = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else None

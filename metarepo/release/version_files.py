@@ -73,6 +73,20 @@ def _load(file: Path) -> tuple[str, Any]:
         raise _refuse(file, f"invalid TOML: {exc}", getattr(exc, "line", None)) from None
 
 
+def shown_as(file: Path, shown: str):  # noqa: ANN201 - a context manager
+    """Errors about ``file`` name it as ``shown`` (``services/orders/package.json``), not by its absolute path."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def renamed():
+        try:
+            yield
+        except ManifestError as exc:
+            raise ManifestError(exc.message.replace(str(file), shown, 1), hint=exc.hint) from None
+
+    return renamed()
+
+
 def read_version_file(file: Path) -> Version | None:
     """The version ``file`` names (None for a ``VERSION`` not made yet); ``ManifestError`` when it names none."""
     text, data = _load(file)
