@@ -35,7 +35,8 @@ def _show_plan(app, plan) -> None:
     rows = []
     for r in plan.releases:
         verdict = r.verdict.answer if r.verdict else "-"
-        rows.append([r.project, str(r.current or "-"), str(r.version), r.bump.word, str(len(r.commits)), verdict])
+        bump = "minor (breaking, 0.x)" if r.bump.word == "major" and r.version.major == 0 else r.bump.word
+        rows.append([r.project, str(r.current or "-"), str(r.version), bump, str(len(r.commits)), verdict])
     app.table(["PROJECT", "FROM", "TO", "BUMP", "COMMITS", "CONTRACTS"], rows)
     for r in plan.releases:
         app.echo(f"\n{r.project} {r.tag}" + (f" (last release {r.last_tag})" if r.last_tag else " (first release)"))

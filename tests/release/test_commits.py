@@ -86,3 +86,18 @@ def test_poetry_and_cargo_workspaces_keep_their_layout(tmp_path: Path) -> None:
     cargo.write_text('[workspace]\nmembers = ["a"]\n\n[workspace.package]\nversion = "3.0.0"\n')
     assert bumped_text(cargo, Version(3, 1, 0)).endswith('[workspace.package]\nversion = "3.1.0"\n')
     assert bumped_text(tmp_path / "VERSION", Version(1, 0, 0)) == "1.0.0\n"  # made when missing
+
+
+def test_release_settings_of_the_example_manifest_merge_key_by_key(tmp_path: Path) -> None:
+    import shutil
+
+    from metarepo.manifest import load_manifest
+    from metarepo.release.settings import ReleaseSettings, Unparsed, release_settings
+    from tests.conftest import ROOT
+
+    shutil.copy(ROOT / ".meta.example", tmp_path / ".meta")
+    manifest = load_manifest(tmp_path)
+    assert release_settings(manifest, manifest.project("orders")) == ReleaseSettings("v", ("VERSION",),
+                                                                                     Unparsed.PATCH)
+    assert release_settings(manifest, manifest.project("billing")) == ReleaseSettings("v", ("pyproject.toml",),
+                                                                                      Unparsed.SKIP)
