@@ -22,7 +22,8 @@ system-deps:
 demo: $(BIN)/meta
 	@# the fleet's own `make test` must not inherit this make's flags
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
-	$(PY) examples/make_fleet.py $(DEMO) > $(DEMO)/meta-url
+	@# each service with a last release tag and Conventional Commits since (staging runs the tagged ones)
+	$(PY) examples/make_fleet.py --release-history $(DEMO) > $(DEMO)/meta-url
 	cd $(DEMO) && $(META) clone "$$(cat meta-url)" workspace
 	cd $(DEMO)/workspace && $(META) status
 	cd $(DEMO)/workspace && $(META) exec "git log --oneline -1"
@@ -34,6 +35,8 @@ demo: $(BIN)/meta
 	@# images: what would be built, and a rollout plan in the contracts' order (no Docker engine needed for either)
 	cd $(DEMO)/workspace && $(META) build --dry-run
 	cd $(DEMO)/workspace && $(META) rollout staging --dry-run --exclude notifications
+	@# the next release train: versions from the commits, changelogs, the contracts gate against staging, the order
+	cd $(DEMO)/workspace && $(META) release plan --to staging
 	@# CI pipelines (last: generating them changes the checkouts): none yet, so exit 1 is
 	@# expected; then written from ci-templates/, and in step
 	-cd $(DEMO)/workspace && $(META) ci check

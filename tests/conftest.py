@@ -16,7 +16,8 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from make_fleet import make_fleet, make_meta_repo, publish  # noqa: E402
 
-pytest_plugins = ["tests.servers.fixtures"]  # haproxy, nginx, prometheus, ... started from their Debian packages
+pytest_plugins = ["tests.servers.fixtures",  # haproxy, nginx, prometheus, ... started from their Debian packages
+                  "tests.engine_fixtures"]  # the Docker engine, registry and swarm
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",

@@ -9,6 +9,8 @@ when it is stuck the pair that blocks it is exactly the one to report.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from metarepo.errors import WorkFailed
 from metarepo.manifest import Manifest
 
@@ -24,10 +26,12 @@ class NoSafeOrder(WorkFailed):
         self.pair = pair
 
 
-def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: str = STRICT) -> list[str]:
+def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: str = STRICT,
+                 at: Mapping[str, str] | None = None) -> list[str]:
     """The services in an order safe to deploy to ``env``, one at a time.
 
-    Each service's new contracts are read from its work tree; every other
+    Each service's new contracts are read from its work tree (or from git at
+    the commit ``at`` names for it: a release train's recorded shas); every other
     service's (and each changed service's old ones) from git at the sha that
     ``environments/ENV.json`` records for ``env``; a service with no record
     is not live there. A step is safe when the service's new contracts are
@@ -52,7 +56,8 @@ def deploy_order(manifest: Manifest, services: list[str], env: str, *, policy: s
     manifest.environment(env)
     chosen = {manifest.project(name).name for name in services}
     names = [p.name for p in manifest.projects if p.name in chosen]
-    new = {name: project_contract(manifest.project(name)) for name in names}
+    at = at or {}
+    new = {name: project_contract(manifest.project(name), at.get(name)) for name in names}
     deployed, _ = deployed_contracts(manifest, env)
     old = {name: deployed[name] for name in names if name in deployed}
     others = {name: c for name, c in deployed.items() if name not in chosen}

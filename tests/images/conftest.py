@@ -11,27 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, run_meta
-from tests.images.engine import Engine, missing, running_engine
+from tests.images.engine import Engine
 
 
-@pytest.fixture(scope="session")
-def engine() -> Engine:
-    why = missing()
-    if why:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and the real-engine tests cannot run: {why}")
-        pytest.skip(f"no Docker engine for the image tests: {why}")
-    with running_engine() as started:
-        yield started
-
-
-@pytest.fixture(scope="session")
-def docker_client(engine: Engine):
-    import docker
-
-    client = docker.DockerClient(base_url=engine.host, timeout=120)
-    yield client
-    client.close()
+# The fixtures `engine`, `docker_client` and `docker_workspace` live in tests/engine_fixtures.py, for the
+# whole suite (release trains use them too).
 
 
 def set_registry(root: Path, registry: str, *, monitor: float = 1, timeout: float = 60) -> None:
@@ -44,26 +28,6 @@ def set_registry(root: Path, registry: str, *, monitor: float = 1, timeout: floa
                                                        "order": "start-first"}})
     (root / ".meta").write_text(json.dumps(data, indent=2) + "\n")
     git("commit", "-qam", "test registry", cwd=root)
-
-
-@pytest.fixture
-def docker_workspace(workspace: Path, engine: Engine, docker_client) -> Path:
-    """The example fleet cloned, its .meta pointing at the test registry; services removed afterwards."""
-    set_registry(workspace, engine.registry)
-    yield workspace
-    for service in docker_client.services.list(filters={"label": "io.metarepo.project"}):
-        service.remove()
-    _wait_gone(docker_client)
-
-
-def _wait_gone(client, seconds: float = 30) -> None:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not client.api.containers(all=True, filters={"label": "com.docker.swarm.service.name"}):
-            return
-        time.sleep(0.3)
 
 
 def commit_change(project: Path, path: str, text: str, message: str) -> str:

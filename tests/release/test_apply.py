@@ -1,0 +1,125 @@
+"""`meta release apply` on real clones and bare remotes: tags everywhere, or every remote as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import git, run_meta
+from tests.release.conftest import clone_state, refs, reject_pushes, remotes_of
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every remote's refs and every clone's refs, branch and status."""
+    return {name: (refs(remote), clone_state(root / name)) for name, remote in remotes_of(root).items()}
+
+
+def test_a_train_tags_every_repository_and_is_recorded(plain_fleet: Path) -> None:
+    root = plain_fleet
+    proc = run_meta("release", "apply", "--no-rollout", "--name", "spring", "--json", cwd=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] and doc["state"] == "released" and len(doc["pushed"]) == 5
+    for name, remote in remotes_of(root).items():
+        assert git("tag", "--list", cwd=remote).split() == ["v1.0.0", "v1.1.0"]
+        assert git("cat-file", "-t", "v1.1.0", cwd=remote) == "tag"  # annotated
+        assert git("log", "-1", "--format=%s", "master", cwd=remote) == "chore(release): 1.1.0"
+        assert git("rev-parse", "master", cwd=remote) == git("rev-parse", "HEAD", cwd=root / name)
+        changelog = (root / name / "CHANGELOG.md").read_text()
+        assert changelog.startswith("# Changelog\n\n## 1.1.0 (")
+        assert "### Features\n\n- " in changelog and "gets a feature" in changelog
+    record = json.loads((root / "releases" / "spring.json").read_text())
+    assert record["state"] == "released" and record["projects"]["services/charlie"]["tag"] == "v1.1.0"
+    assert record["projects"]["services/charlie"]["previous"] == "1.0.0"
+    assert git("log", "-1", "--format=%s", cwd=root).startswith("release spring: released, alpha 1.1.0")
+    assert git("status", "--porcelain", "--", "releases", cwd=root) == ""
+    again = run_meta("release", "plan", "--json", cwd=root)
+    assert json.loads(again.stdout)["releases"] == []  # the release commit releases nothing of its own
+    status = run_meta("release", "status", "--json", cwd=root)
+    assert [t["train"] for t in json.loads(status.stdout)["trains"]] == ["spring"]
+
+
+def test_version_files_are_bumped_in_their_own_formats(tmp_path: Path) -> None:
+    from tests.release.conftest import make_plain_fleet
+
+    files = {"alpha": {"pyproject.toml": '[project]\nname = "alpha"  # keep me\nversion = "1.0.0"\n',
+                       "package.json": '{\n    "name": "alpha",\n    "version": "1.0.0",\n    "private": true\n}\n',
+                       "Cargo.toml": '[package]\nname = "alpha"\nversion = "1.0.0"\n\n[dependencies]\n',
+                       "VERSION": "1.0.0\n"}}
+    root = make_plain_fleet(tmp_path, ("alpha",), files=files,
+                            extra={"release": {"version_files": ["VERSION", "pyproject.toml", "package.json",
+                                                                 "Cargo.toml"]}})
+    proc = run_meta("release", "apply", "--no-rollout", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    alpha = root / "services/alpha"
+    assert (alpha / "pyproject.toml").read_text() == '[project]\nname = "alpha"  # keep me\nversion = "1.1.0"\n'
+    assert (alpha / "package.json").read_text() == \
+        '{\n    "name": "alpha",\n    "version": "1.1.0",\n    "private": true\n}\n'
+    assert (alpha / "Cargo.toml").read_text() == '[package]\nname = "alpha"\nversion = "1.1.0"\n\n[dependencies]\n'
+    assert (alpha / "VERSION").read_text() == "1.1.0\n"
+    assert git("show", "--stat", "--format=", "HEAD", cwd=alpha).count("|") == 5  # four version files + CHANGELOG
+
+
+def test_a_push_refused_in_the_third_of_five_leaves_every_remote_as_it_was(plain_fleet: Path) -> None:
+    root = plain_fleet
+    remotes = remotes_of(root)
+    reject_pushes(remotes["services/charlie"])
+    before = snapshot(root)
+    proc = run_meta("release", "apply", "--no-rollout", "--name", "frozen", cwd=root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "services/charlie" in proc.stderr and "releases are frozen on this repository" in proc.stderr
+    assert "put back (tag deleted, branch reset): services/alpha, services/bravo" in proc.stderr
+    assert snapshot(root) == before  # every remote and every clone, byte for byte
+    assert not (root / "releases").exists()
+    assert git("status", "--porcelain", cwd=root) == ""
+
+
+def test_a_commit_pushed_on_top_meanwhile_is_kept_and_named(plain_fleet: Path, tmp_path: Path) -> None:
+    root = plain_fleet
+    remotes = remotes_of(root)
+    # Somebody pushes to alpha while the train is on its way; then charlie refuses the train.
+    other = tmp_path / "someone"
+    git("clone", "-q", str(remotes["services/alpha"]), str(other), cwd=tmp_path)
+    script = (f'cd "{other}" && unset GIT_DIR GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES'
+              f' && git pull -q && echo theirs > theirs.txt && git add theirs.txt && git commit -qm "feat: theirs" '
+              f'&& git push -q origin master\necho "no" >&2\nexit 1\n')
+    reject_pushes(remotes["services/charlie"], script)
+    before = snapshot(root)
+    proc = run_meta("release", "apply", "--no-rollout", cwd=root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "services/alpha: left as it is:" in proc.stderr and "someone pushed on top" in proc.stderr
+    alpha = remotes["services/alpha"]
+    assert git("tag", "--list", cwd=alpha).split() == ["v1.0.0"]  # the train's tag is gone even there
+    assert git("log", "--format=%s", "-2", "master", cwd=alpha).splitlines() == ["feat: theirs",
+                                                                               "chore(release): 1.1.0"]
+    after = snapshot(root)
+    for name in ("services/bravo", "services/charlie", "services/delta", "services/echo"):
+        assert after[name] == before[name]
+    assert clone_state(root / "services/alpha")[1:] == before["services/alpha"][1][1:]
+    assert git("rev-parse", "HEAD", cwd=root / "services/alpha") == \
+        git("rev-parse", "master~2", cwd=alpha)  # the clone is back where it was
+
+
+def test_ctrl_c_during_the_push_puts_every_remote_back(plain_fleet: Path, tmp_path: Path) -> None:
+    root = plain_fleet
+    remotes = remotes_of(root)
+    started = tmp_path / "hook-started"
+    reject_pushes(remotes["services/charlie"], f'touch "{started}"\nsleep 60\nexit 0\n')
+    before = snapshot(root)
+    proc = subprocess.Popen([sys.executable, "-m", "metarepo", "release", "apply", "--no-rollout"], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists(), "the push never reached charlie"
+    os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err
+    assert snapshot(root) == before
+    assert not (root / "releases").exists()
