@@ -344,3 +344,15 @@ def default_branch(path: Path, remote: str = "origin") -> str | None:
     if proc.returncode == 0 and name.startswith(f"{remote}/"):
         return name[len(remote) + 1:]
     return None
+
+
+def commit_one_file(root: Path, file: Path, message: str) -> str | None:
+    """Commit ``file`` alone in the meta repo (other staged work stays staged); None when nothing changed."""
+    if not is_work_tree(root):
+        return None
+    relative = str(file.relative_to(root))
+    run_git(["add", "--", relative], cwd=root)
+    if run_git(["diff", "--cached", "--quiet", "--", relative], cwd=root, check=False).returncode == 0:
+        return None
+    run_git(["commit", "--quiet", "--only", "-m", message, "--", relative], cwd=root)
+    return run_git(["rev-parse", "HEAD"], cwd=root).stdout.strip()

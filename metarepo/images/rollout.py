@@ -336,16 +336,8 @@ def record_rollout(manifest: Manifest, plan: RolloutPlan) -> tuple[str, str | No
 
 def commit_record(root: Path, file: Path, plan: RolloutPlan) -> str | None:
     """Commit ``file`` alone (other staged work is left staged); None when the meta repo is not a git repo."""
-    from metarepo.git import is_work_tree, run_git
+    from metarepo.git import commit_one_file
 
-    if not is_work_tree(root):
-        return None
-    relative = str(file.relative_to(root))
-    run_git(["add", "--", relative], cwd=root)
-    if run_git(["diff", "--cached", "--quiet", "--", relative], cwd=root, check=False).returncode == 0:
-        return None
     names = ", ".join(f"{Path(r.project).name}@{r.sha[:8]}" for r in plan.releases[:6])
     more = f" and {len(plan.releases) - 6} more" if len(plan.releases) > 6 else ""
-    message = f"rollout {plan.settings.name}: {names}{more}"
-    run_git(["commit", "--quiet", "--only", "-m", message, "--", relative], cwd=root)
-    return run_git(["rev-parse", "HEAD"], cwd=root).stdout.strip()
+    return commit_one_file(root, file, f"rollout {plan.settings.name}: {names}{more}")

@@ -20,6 +20,7 @@ from typing import Any
 
 from metarepo.errors import GitError, ManifestError, NotFoundError, UsageError
 from metarepo.files import write_atomic
+from metarepo.git import commit_one_file
 
 RELEASES_DIR = "releases"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -142,7 +143,7 @@ def record_train(root: Path, train: Train) -> tuple[Path, str | None, str | None
         file.parent.mkdir(exist_ok=True)
         write_atomic(file, json.dumps(train.as_json(), indent=2) + "\n")
         try:
-            return file, commit_file(root, file, f"release {train.name}: {train.state.value}, "
+            return file, commit_one_file(root, file, f"release {train.name}: {train.state.value}, "
                                                  f"{_summary(train)}"), None
         except GitError as exc:
             return file, None, f"{file.name} written but not committed: {exc.message}"
@@ -156,17 +157,3 @@ def _summary(train: Train) -> str:
     names = ", ".join(f"{Path(e.project).name} {e.version}" for e in train.entries[:6])
     more = f" and {len(train.entries) - 6} more" if len(train.entries) > 6 else ""
     return names + more
-
-
-def commit_file(root: Path, file: Path, message: str) -> str | None:
-    """Commit ``file`` alone in the meta repo (other staged work stays staged); None when nothing changed."""
-    from metarepo.git import is_work_tree, run_git
-
-    if not is_work_tree(root):
-        return None
-    relative = str(file.relative_to(root))
-    run_git(["add", "--", relative], cwd=root)
-    if run_git(["diff", "--cached", "--quiet", "--", relative], cwd=root, check=False).returncode == 0:
-        return None
-    run_git(["commit", "--quiet", "--only", "-m", message, "--", relative], cwd=root)
-    return run_git(["rev-parse", "HEAD"], cwd=root).stdout.strip()

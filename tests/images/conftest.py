@@ -18,11 +18,13 @@ from tests.images.engine import Engine
 # whole suite (release trains use them too).
 
 
-def set_registry(root: Path, registry: str, *, monitor: float = 1, timeout: float = 60) -> None:
-    """Point the workspace's .meta at the test registry, with quick update settings, and commit it."""
+def set_registry(root: Path, registry: str, *, monitor: float = 1, timeout: float = 60,
+                 namespace: str = "demo") -> None:
+    """Point the workspace's .meta at the test registry (under ``namespace``, so suites sharing the one
+    registry do not see each other's tags), with quick update settings, and commit it."""
     data = json.loads((root / ".meta").read_text())
     ours = data["metarepo"]
-    ours["defaults"]["registry"] = f"{registry}/demo"
+    ours["defaults"]["registry"] = f"{registry}/{namespace}"
     ours["environments"]["staging"].update(
         {"replicas": 1, "timeout": timeout, "update": {"parallelism": 1, "delay": 0, "monitor": monitor,
                                                        "order": "start-first"}})

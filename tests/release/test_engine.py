@@ -21,7 +21,7 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 def release_workspace(history_workspace: Path, engine, docker_client) -> Path:
-    set_registry(history_workspace, engine.registry)
+    set_registry(history_workspace, engine.registry, namespace="trains")
     yield history_workspace
     for service in docker_client.services.list(filters={"label": "io.metarepo.project"}):
         service.remove()
@@ -43,7 +43,7 @@ def test_built_once_promoted_by_digest_and_rolled_back(release_workspace: Path, 
     one = train(ws, "one")
     assert one["state"] == "released" and one["environment"] is None
     orders = one["projects"]["services/orders"]
-    assert orders["image"] == f"{engine.registry}/demo/orders:{orders['sha']}" and orders["digest"].startswith("sha256:")
+    assert orders["image"] == f"{engine.registry}/trains/orders:{orders['sha']}" and orders["digest"].startswith("sha256:")
     assert git("rev-parse", "v1.5.0^{commit}", cwd=ws / "services/orders") == orders["sha"]
     assert services(docker_client) == {}  # --no-rollout
 
@@ -73,13 +73,13 @@ def test_built_once_promoted_by_digest_and_rolled_back(release_workspace: Path, 
     assert recorded["digest"] == orders["digest"]
 
     # The registry loses train two's image: promoting it is refused before anything moves.
-    request = urllib.request.Request(f"http://{engine.registry}/v2/demo/orders/manifests/{two['digest']}",
+    request = urllib.request.Request(f"http://{engine.registry}/v2/trains/orders/manifests/{two['digest']}",
                                      method="DELETE")
     urllib.request.urlopen(request, timeout=10).close()
     before, record = services(docker_client), (ws / "environments/staging.json").read_bytes()
     proc = meta_docker(engine, "release", "promote", "two", "--to", "staging", cwd=ws)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "nothing was changed" in proc.stderr and f"demo/orders@{two['digest']}: no longer in the registry" in \
+    assert "nothing was changed" in proc.stderr and f"trains/orders@{two['digest']}: no longer in the registry" in \
         proc.stderr
     assert services(docker_client) == before and (ws / "environments/staging.json").read_bytes() == record
 
