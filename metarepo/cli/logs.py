@@ -51,7 +51,7 @@ def logs(ctx: click.Context, env: str, since: str | None, follow: bool, grep: st
                         on_idle=out.flush, jobs=jobs)
     try:
         if not session.services:
-            app.info(f"logs {env}: none of the selected services runs there")
+            app.info(f"logs {env}: none of the selected services could be read there")
             return 1
         if as_json:
             _write_json(session, out)
