@@ -64,10 +64,13 @@ class SwarmLogs:
         default = str(self.client.info().get("LoggingDriver") or "json-file")
         live = {s["Spec"]["Name"]: s for s in self.api.services()}
         found = []
+        missing = [name for name in names if name not in live]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            self.note(f"{shown}: not running in {self.environment} (no such Swarm service)")
         for name in names:
             spec = live.get(name)
             if spec is None:
-                self.note(f"{name}: not running in {self.environment} (no such Swarm service)")
                 continue
             driver = live_log_driver(spec["Spec"].get("TaskTemplate")) or {"Name": default, "Options": {}}
             if not readable(driver["Name"], driver["Options"], version):

@@ -80,3 +80,10 @@ def test_a_kubernetes_rollout_says_the_clusters_log_shipping_applies(workspace: 
     assert ("note: logging (syslog) is not set per Deployment on Kubernetes: the cluster's own log shipping"
             in proc.stderr)
     assert "syslog" not in proc.stdout
+
+
+def test_the_documented_example_validates():
+    example = json.loads((Path(__file__).resolve().parents[2] / ".meta.example").read_text())["metarepo"]
+    logging = environment_settings("staging", example["environments"]["staging"]).logging
+    assert logging.driver == "syslog" and logging.option_map["syslog-format"] == "rfc5424"
+    assert environment_settings("production", example["environments"]["production"]).logging is None

@@ -47,3 +47,16 @@ def test_an_engine_that_does_not_answer_is_one_line(swarm_meta):
     assert proc.stderr.splitlines() == ["meta: cannot reach the Docker engine at unix:///nonexistent/metarepo-test.sock"
                                         ": no such file or directory (is the Docker engine running? is DOCKER_HOST "
                                         "right?)"]
+
+
+def test_its_help_imports_no_heavy_library():
+    import subprocess
+    import sys
+
+    from tests.cli.test_main import HEAVY
+
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "metarepo", "logs", "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "JSON Lines" in proc.stdout
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert not imported & {*HEAVY, "regex", "urllib3"}, imported & {*HEAVY, "regex", "urllib3"}
