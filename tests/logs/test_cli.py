@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_meta
+from tests.logs.fleet import meta_repo
 
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/metarepo-test.sock"}
 
 
 @pytest.fixture
 def swarm_meta(tmp_path: Path) -> Path:
-    root = tmp_path / "meta"
-    root.mkdir()
-    (root / ".meta").write_text(json.dumps({
-        "projects": {"services/orders": "file:///nonexistent/orders.git"},
-        "metarepo": {"environments": {"staging": {"target": "swarm"},
-                                      "shipped": {"logging": {"driver": "splunk"}}}}}, indent=2) + "\n")
-    return root
+    return meta_repo(tmp_path / "meta", ["orders"], {"staging": {"target": "swarm"},
+                                                     "shipped": {"logging": {"driver": "splunk"}}})
 
 
 @pytest.mark.parametrize("args,line", [

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import run_meta
 from tests.images.fake_kubectl import FakeKubectl, recorded
+from tests.logs.fleet import meta_repo
 
 SELECT = "--selector=app.kubernetes.io/name="
 
@@ -29,13 +30,9 @@ def kubectl(tmp_path: Path, monkeypatch) -> FakeKubectl:
 
 @pytest.fixture
 def cluster_meta(tmp_path: Path) -> Path:
-    """A meta repo whose production environment is a Kubernetes cluster (the projects need not be cloned)."""
-    root = tmp_path / "meta"
-    root.mkdir()
-    projects = {f"services/{name}": f"file:///nonexistent/{name}.git" for name in ("orders", "billing", "shipping")}
-    (root / ".meta").write_text(json.dumps({"projects": projects, "metarepo": {"environments": {"production": {
-        "target": "kubernetes", "context": "prod-cluster", "namespace": "shop"}}}}, indent=2) + "\n")
-    return root
+    """A meta repo whose production environment is a Kubernetes cluster."""
+    return meta_repo(tmp_path / "meta", ["orders", "billing", "shipping"], {"production": {
+        "target": "kubernetes", "context": "prod-cluster", "namespace": "shop"}})
 
 
 def script_history(kubectl: FakeKubectl) -> None:
