@@ -60,9 +60,18 @@ class SwarmLogs:
 
     def services(self, names: Sequence[str]) -> list[Service]:
         """The named services that run here and whose lines the engine keeps; a note for each other one."""
+        from requests.exceptions import RequestException  # docker's APIError is one
+
+        from metarepo.images.engine import first_line
+
         version = str(self.client.version().get("Version", ""))
         default = str(self.client.info().get("LoggingDriver") or "json-file")
-        live = {s["Spec"]["Name"]: s for s in self.api.services()}
+        try:
+            live = {s["Spec"]["Name"]: s for s in self.api.services()}
+        except RequestException as exc:
+            raise EngineUnavailable(f"the engine cannot list Swarm services: {first_line(exc)}",
+                                    hint=f"is it a Swarm manager? set docker_host for {self.environment} in .meta "
+                                         "or DOCKER_HOST") from None
         found = []
         missing = [name for name in names if name not in live]
         if missing:
