@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("metarepo.cli.images:build", "Build (and push) Docker images of selected projects."),
     "rollout": ("metarepo.cli.images:rollout", "Roll images out to Swarm or Kubernetes, health-gated."),
     "release": ("metarepo.cli.release:release", "Release trains: plan, apply, promote, status, rollback."),
+    "logs": ("metarepo.cli.logs:logs", "The selected services' logs in ENV, merged in time order."),
 }
 
 

@@ -33,9 +33,18 @@ from metarepo.report import NULL, Reporter
 REVISION = "deployment.kubernetes.io/revision"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 KUBECTL_SECONDS = 120.0  # any kubectl call but `rollout status`, which gets the release's timeout
-_UNREACHABLE = ("Unable to connect to the server", "The connection to the server", "no such host",
-                "connection refused", "i/o timeout", "does not exist", "no configuration has been provided",
-                "context was not found")
+UNREACHABLE = ("Unable to connect to the server", "The connection to the server", "no such host",
+               "connection refused", "i/o timeout", "does not exist", "no configuration has been provided",
+               "context was not found")
+
+
+def cluster_unreachable(line: str, environment: str) -> EngineUnavailable | None:
+    """The error to raise when kubectl's error ``line`` says the cluster cannot be reached, else None."""
+    if not any(marker in line for marker in UNREACHABLE):
+        return None
+    return EngineUnavailable(f"cannot reach the Kubernetes cluster: {line}",
+                             hint=f"is the context right? set `context` for {environment} in .meta"
+                                  " or check `kubectl config current-context`")
 
 
 @dataclass(frozen=True)
@@ -173,10 +182,9 @@ class KubernetesTarget:
                              f"--request-timeout={request_timeout}s")
         if not reply.ok:
             line = reply.first_error
-            if any(marker in line for marker in _UNREACHABLE):
-                raise EngineUnavailable(f"cannot reach the Kubernetes cluster: {line}",
-                                        hint=f"is the context right? set `context` for {self.settings.name} in .meta"
-                                             " or check `kubectl config current-context`")
+            unreachable = cluster_unreachable(line, self.settings.name)
+            if unreachable is not None:
+                raise unreachable
             raise RolloutFailed(f"{name}: {line}")
         try:
             data = json.loads(reply.stdout) if reply.stdout.strip() else {"items": []}

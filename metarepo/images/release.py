@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any, Mapping, Protocol
 
 from metarepo.errors import ManifestError, MetaError
+from metarepo.images.log_driver import LogDriver, logging_settings
 
 SWARM, KUBERNETES = "swarm", "kubernetes"
 TARGETS = (SWARM, KUBERNETES)
@@ -76,6 +77,7 @@ class EnvironmentSettings:
     docker_host: str | None = None
     context: str | None = None  # kubectl context
     namespace: str | None = None  # Kubernetes namespace
+    logging: LogDriver | None = None  # the log driver every service gets (Swarm; see log_driver.py)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -94,6 +96,7 @@ class Release:
     digest: str | None = None  # the registry's manifest digest, once resolved
     healthcheck: Healthcheck | None = None
     port: int | None = None  # the container port a Kubernetes Service exposes
+    logging: LogDriver | None = None  # the environment's log driver
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the project's
 
     @property
@@ -215,4 +218,4 @@ def environment_settings(name: str, raw: Mapping[str, Any]) -> EnvironmentSettin
         name=name, target=target,
         replicas=_number(raw, "replicas", where, 1, minimum=0, integer=True),
         update=update, timeout=float(_number(raw, "timeout", where, 300, minimum=1)),
-        raw=raw, **strings)
+        logging=logging_settings(raw.get("logging"), f"{where}.logging"), raw=raw, **strings)

@@ -30,7 +30,7 @@ from metarepo.report import NULL, Reporter
 from metarepo.runner import run_parallel
 
 from metarepo.images.gates import Gate, Measurement
-from metarepo.images.release import (Applied, EnvironmentSettings, Release, RolloutFailed, Target,
+from metarepo.images.release import (KUBERNETES, Applied, EnvironmentSettings, Release, RolloutFailed, Target,
                                      environment_settings, service_name)
 
 class StepState(Enum):
@@ -125,7 +125,7 @@ def plan_rollout(manifest: Manifest, env: str, projects: Sequence[Project], *, r
                        version=revision.version, replicas=int(project.setting("replicas", settings.replicas)),
                        update=settings.update, timeout=settings.timeout, healthcheck=health,
                        port=port if isinstance(port, int) and not isinstance(port, bool) else None,
-                       settings=project.settings)
+                       logging=settings.logging, settings=project.settings)
 
     run = run_parallel(list(by_name), read, jobs=jobs)
     releases: dict[str, Release] = {}
@@ -141,6 +141,9 @@ def plan_rollout(manifest: Manifest, env: str, projects: Sequence[Project], *, r
         else:
             skipped[str(outcome.key)] = f"cannot read its commit: {outcome.reason}"
     _refuse_duplicates(releases.values())
+    if settings.logging is not None and settings.target == KUBERNETES:
+        notes.append(f"logging ({settings.logging.driver}) is not set per Deployment on Kubernetes: the cluster's "
+                     "own log shipping (its node agent reading each container's stdout) applies")
     order, order_from = _order(manifest, env, list(releases))
     return RolloutPlan(settings, tuple(releases[n] for n in order), skipped, order_from, tuple(notes))
 

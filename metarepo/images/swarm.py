@@ -27,6 +27,7 @@ from metarepo.errors import EngineUnavailable
 from metarepo.image_reference import short_reference
 from metarepo.report import NULL, Reporter
 
+from metarepo.images.log_driver import live_log_driver, log_driver_spec, with_log_driver
 from metarepo.images.release import Action, Applied, Healthcheck, Preview, Release, RolloutFailed, Unknown
 from metarepo.images.watch import ServiceWatch
 
@@ -110,7 +111,8 @@ class SwarmTarget:
 
     def _wanted(self, release: Release) -> dict[str, Any]:
         return {"Image": release.pinned, "Replicas": release.replicas, "Labels": service_labels(release),
-                "UpdateConfig": update_config(release), "RollbackConfig": update_config(release, rollback=True)}
+                "UpdateConfig": update_config(release), "RollbackConfig": update_config(release, rollback=True),
+                "LogDriver": log_driver_spec(release.logging, release.service)}
 
     @staticmethod
     def _current(spec: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +120,8 @@ class SwarmTarget:
         replicated = (spec.get("Mode") or {}).get("Replicated") or {}
         return {"Image": container.get("Image"), "Replicas": replicated.get("Replicas"),
                 "Labels": {k: v for k, v in (spec.get("Labels") or {}).items() if k.startswith(_LABEL)},
-                "UpdateConfig": _set(spec.get("UpdateConfig")), "RollbackConfig": _set(spec.get("RollbackConfig"))}
+                "UpdateConfig": _set(spec.get("UpdateConfig")), "RollbackConfig": _set(spec.get("RollbackConfig")),
+                "LogDriver": live_log_driver(spec.get("TaskTemplate"))}
 
     def _same(self, spec: dict[str, Any], release: Release) -> bool:
         wanted = self._wanted(release)
@@ -148,8 +151,9 @@ class SwarmTarget:
                            seconds=self.clock() - t0, note="already running this image")
         if current is None:
             created = self.api.create_service(
-                {"ContainerSpec": {"Image": release.pinned, "Labels": service_labels(release)},
-                 "RestartPolicy": {"Condition": "any", "Delay": 1 * _NS}},
+                with_log_driver({"ContainerSpec": {"Image": release.pinned, "Labels": service_labels(release)},
+                                 "RestartPolicy": {"Condition": "any", "Delay": 1 * _NS}}, release.logging,
+                                release.service),
                 name=release.service, labels=service_labels(release),
                 mode={"Replicated": {"Replicas": release.replicas}},
                 update_config=update_config(release), rollback_config=update_config(release, rollback=True))
@@ -181,6 +185,7 @@ class SwarmTarget:
         container = task.setdefault("ContainerSpec", {})
         container["Image"] = release.pinned
         container["Labels"] = {**(container.get("Labels") or {}), **service_labels(release)}
+        with_log_driver(task, release.logging, release.service)
         labels = {k: v for k, v in (spec.get("Labels") or {}).items() if not k.startswith(_LABEL)}
         self.api.update_service(service_id, version, task_template=task, name=spec["Name"],
                                 labels={**labels, **service_labels(release)},

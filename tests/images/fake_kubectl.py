@@ -8,6 +8,22 @@ argv and standard input to a log and answers with the next scripted reply
 as kubectl prints it, written from the messages in kubectl's source (no
 cluster was reachable to capture it from). A call that does not match the next reply's expected
 words fails loudly (exit 97), so an unexpected sequence cannot pass.
+
+Calls made in parallel (``meta logs`` runs one ``kubectl logs`` per
+service at once) cannot rely on their order: a reply scripted with
+``match=(ARG, ...)`` answers the first call whose argv holds every one of
+those arguments, whenever it comes. ``later`` is more output written
+``later_after`` seconds after the first, and ``hold`` keeps the process
+running that long after writing (a ``--follow`` stream left open, until
+it is ended).
+
+The ``logs-*`` recordings follow kubectl's ``logs`` command
+(staging/src/k8s.io/kubectl/pkg/cmd/logs/logs.go): ``--prefix`` writes
+``[pod/NAME/CONTAINER] `` before each line, ``--timestamps`` has the
+kubelet put the time first in Go's RFC3339Nano (trailing zeros of the
+fraction trimmed), and without ``--follow`` the pods come one after the
+other, each whole; an empty selection says ``No resources found in NS
+namespace.`` on stderr and exits 0.
 """
 
 from __future__ import annotations
@@ -21,10 +37,12 @@ from pathlib import Path
 RECORDED = Path(__file__).parent / "kubectl"
 
 _SCRIPT = '''#!{python}
-import json, os, signal, sys, time
+import fcntl, json, os, signal, sys, time
 state = os.environ["FAKE_KUBECTL_STATE"]
 argv = sys.argv[1:]
 stdin = "" if sys.stdin is None or sys.stdin.closed else sys.stdin.read()
+lock = open(os.path.join(state, "lock"), "w")
+fcntl.flock(lock, fcntl.LOCK_EX)  # calls may run at once: one at a time through the state files
 with open(os.path.join(state, "calls.jsonl"), "a") as log:
     log.write(json.dumps({{"argv": argv, "stdin": stdin}}) + "\\n")
 replies = json.load(open(os.path.join(state, "replies.json")))
@@ -32,6 +50,14 @@ counter = os.path.join(state, "next")
 n = int(open(counter).read()) if os.path.exists(counter) else 0
 open(counter, "w").write(str(n + 1))
 open(os.path.join(state, "pid-%d" % n), "w").write(str(os.getpid()))
+used_file = os.path.join(state, "used.json")
+used = json.load(open(used_file)) if os.path.exists(used_file) else []
+chosen = next((i for i, r in enumerate(replies) if i not in used and r["match"]
+               and all(arg in argv for arg in r["match"])), None)
+if chosen is None:
+    chosen = next((i for i, r in enumerate(replies) if i not in used and not r["match"]), len(replies))
+json.dump(used + [chosen], open(used_file, "w"))
+fcntl.flock(lock, fcntl.LOCK_UN)
 words, skip = [], False
 for arg in argv:
     if skip:
@@ -40,10 +66,10 @@ for arg in argv:
         skip = True
     elif not arg.startswith("-"):
         words.append(arg)
-if n >= len(replies):
+if chosen >= len(replies):
     sys.stderr.write("fake kubectl: no reply scripted for %r\\n" % (argv,))
     sys.exit(97)
-reply = replies[n]
+reply = replies[chosen]
 if words[:len(reply["expect"])] != reply["expect"]:
     sys.stderr.write("fake kubectl: expected %r, got %r\\n" % (reply["expect"], argv))
     sys.exit(97)
@@ -51,7 +77,14 @@ if reply.get("interrupt"):  # a person pressing Ctrl-C in meta while this call r
     os.kill(os.getppid(), signal.SIGINT)
 time.sleep(reply.get("sleep", 0))
 sys.stdout.write(reply["stdout"])
+sys.stdout.flush()
+if reply["later"]:
+    time.sleep(reply["later_after"])
+    sys.stdout.write(reply["later"])
+    sys.stdout.flush()
 sys.stderr.write(reply["stderr"])
+sys.stderr.flush()
+time.sleep(reply["hold"])
 sys.exit(reply["rc"])
 '''
 
@@ -76,13 +109,17 @@ class FakeKubectl:
         monkeypatch.setenv("PATH", f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}")
 
     def reply(self, *expect: str, out: str = "", err: str = "", rc: int = 0, sleep: float = 0,
-              interrupt: bool = False) -> "FakeKubectl":
+              interrupt: bool = False, match: tuple[str, ...] = (), later: str = "", later_after: float = 0,
+              hold: float = 0) -> "FakeKubectl":
         """Script the next call: it must begin with the words ``expect`` (flags aside).
 
         ``sleep`` delays the answer; ``interrupt`` first sends SIGINT to the caller, as Ctrl-C would.
+        With ``match``, the reply answers the first call holding all those arguments, in any order of calls.
+        ``later`` is written ``later_after`` seconds after ``out``; then the process waits ``hold`` seconds.
         """
         self.replies.append({"expect": list(expect), "stdout": out, "stderr": err, "rc": rc, "sleep": sleep,
-                             "interrupt": interrupt})
+                             "interrupt": interrupt, "match": list(match), "later": later,
+                             "later_after": later_after, "hold": hold})
         self._save()
         return self
 
