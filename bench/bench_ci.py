@@ -46,6 +46,9 @@ def generate(root: Path, repos: int) -> dict[str, list[str]]:
         name = f"services/svc{i:04d}"
         provider = PROVIDERS[i % len(PROVIDERS)]
         (root / name).mkdir(parents=True)
+        # generate writes into clones only: a git repo with something in it (a lone .git is an unfinished clone)
+        subprocess.run(["git", "init", "--quiet", str(root / name)], check=True)
+        (root / name / "README.md").write_text(f"# svc{i:04d}\n")
         projects[name] = f"https://git.example.invalid/acme/svc{i:04d}.git"
         settings[name] = {"ci": provider, "test": f"make test-{i % 7}"}
         by_provider[provider].append(name)
@@ -99,6 +102,8 @@ def main() -> int:
             for folders in by_provider.values():  # a clean fleet: no pipelines, nothing remembered
                 for folder in folders:
                     for child in (root / folder).iterdir():
+                        if child.name in (".git", "README.md"):
+                            continue
                         shutil.rmtree(child) if child.is_dir() else child.unlink()
             shutil.rmtree(root / ".metarepo", ignore_errors=True)
             cold.append(meta(root, "ci", "generate"))
