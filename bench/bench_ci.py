@@ -4,7 +4,8 @@
     python bench/bench_ci.py [--repos 1000] [--runs 3] [--keep DIR]
 
 Generates (in a temp dir) a meta repo with REPOS project folders, their CI
-providers round-robin over Jenkins, CircleCI, GitHub Actions and GitLab.
+providers round-robin over Jenkins, CircleCI, GitHub Actions, GitLab and
+Travis, with the runners' setup (``ci_install``, ``meta_repo``) set.
 Then it times, each as a fresh process:
 
 1. `meta ci generate` with nothing remembered (render, validate every file
@@ -13,8 +14,9 @@ Then it times, each as a fresh process:
 3. `meta ci check` (render and compare every file);
 4. the peer: the `check-jsonschema` CLI over the same generated YAML files,
    one call per vendor schema (`vendor.circle-ci`, `vendor.github-workflows`,
-   `vendor.gitlab-ci`), which is what a fleet runs today to validate its
-   copies. It checks a quarter fewer files: it has nothing for Jenkinsfiles.
+   `vendor.gitlab-ci`, `vendor.travis`), which is what a fleet runs today to
+   validate its copies. It checks a fifth fewer files: it has nothing for
+   Jenkinsfiles.
 
 It prints the best of RUNS for each and the ratios to the peer.
 """
@@ -31,11 +33,12 @@ import tempfile
 import time
 from pathlib import Path
 
-PROVIDERS = ("jenkins", "circleci", "github", "gitlab")
+PROVIDERS = ("jenkins", "circleci", "github", "gitlab", "travis")
 PEER_SCHEMAS = {  # the generated file of each provider, and the schema check-jsonschema vendors for it
     "circleci": (".circleci/config.yml", "vendor.circle-ci"),
     "github": (".github/workflows/cd.yml", "vendor.github-workflows"),
     "gitlab": (".gitlab-ci.yml", "vendor.gitlab-ci"),
+    "travis": (".travis.yml", "vendor.travis"),
 }
 
 
@@ -53,7 +56,10 @@ def generate(root: Path, repos: int) -> dict[str, list[str]]:
         settings[name] = {"ci": provider, "test": f"make test-{i % 7}"}
         by_provider[provider].append(name)
     manifest = {"projects": projects,
-                "metarepo": {"defaults": {"branch": "main", "registry": "registry.example/acme"},
+                "metarepo": {"defaults": {"branch": "main", "registry": "registry.example/acme",
+                                          "ci_install": "metarepo @ git+https://git.example.invalid/metarepo@v1",
+                                          "meta_repo": "https://git.example.invalid/acme/meta.git",
+                                          "meta_branch": "main"},
                              "projects": settings}}
     (root / ".meta").write_text(json.dumps(manifest, indent=2) + "\n")
     return by_provider
