@@ -6,7 +6,7 @@ DEMO ?= build/demo
 META := $(abspath $(BIN))/meta
 PY := $(abspath $(BIN))/python
 
-.PHONY: demo test bench system-deps clean
+.PHONY: demo test bench system-deps pipeline-tools clean
 
 $(BIN)/meta: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(BIN)/meta: pyproject.toml
 # busybox for the image and rollout tests (the suite starts its own dockerd).
 system-deps:
 	@sh scripts/system-deps.sh
+
+# gitlab-ci-local and the Node.js 22 it runs on, from the npm registry into tests/pipeline/.node/
+# (git-ignored), for the test that runs a generated GitLab pipeline for real (tests/pipeline).
+pipeline-tools:
+	@sh scripts/pipeline-tools.sh
 
 demo: $(BIN)/meta
 	@# the fleet's own `make test` must not inherit this make's flags
@@ -42,7 +47,7 @@ demo: $(BIN)/meta
 	-cd $(DEMO)/workspace && $(META) ci check
 	cd $(DEMO)/workspace && $(META) ci generate && $(META) ci check
 
-test: system-deps $(BIN)/meta
+test: system-deps $(BIN)/meta pipeline-tools
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/meta

@@ -7,6 +7,7 @@ missing=""
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing="$missing iproute2"
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing="$missing iptables"
 command -v git >/dev/null 2>&1 || missing="$missing git"
+# docker.io brings dockerd and the docker CLI (the generated pipelines' build and push steps use it).
 command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
 command -v docker-registry >/dev/null 2>&1 || missing="$missing docker-registry"
 # FROM scratch test images need a statically linked busybox: Debian's busybox-static, not busybox.
@@ -33,6 +34,11 @@ need prometheus promtool
 need prometheus-alertmanager prometheus-alertmanager
 need rabbitmq-server rabbitmq-server
 need rsyslog rsyslogd
+# The real pipeline run (tests/pipeline): npm installs gitlab-ci-local and Node.js 22 into the project
+# (scripts/pipeline-tools.sh; Debian's node is too old to run it, but its npm can fetch them), and
+# gitlab-ci-local copies each job's checkout with rsync. Any npm will do (NodeSource's nodejs has its own).
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+need rsync rsync
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -7,4 +7,4 @@ here only, lazily.
 
 from __future__ import annotations
 
-PROVIDERS = ("jenkins", "circleci", "github", "gitlab")
+PROVIDERS = ("jenkins", "circleci", "github", "gitlab", "travis")

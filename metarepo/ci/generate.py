@@ -20,7 +20,7 @@ from typing import Sequence
 from metarepo import git
 from metarepo.ci.render import Pipeline, render_pipeline
 from metarepo.ci.templates import all_output_paths
-from metarepo.ci.values import values_for
+from metarepo.ci.values import meta_repo_source, values_for
 from metarepo.errors import UsageError
 from metarepo.manifest import Manifest, Project, save_manifest, write_atomic
 
@@ -65,6 +65,7 @@ def plan_pipelines(manifest: Manifest, projects: Sequence[Project], provider: st
     from metarepo.ci.validate import load_validated, save_validated
 
     rendered, not_cloned = [], []
+    source = meta_repo_source(manifest)  # once: where the runners clone this meta repo from, unless set
     validated = load_validated(manifest.state_dir)
     before = list(validated)
     try:
@@ -73,7 +74,7 @@ def plan_pipelines(manifest: Manifest, projects: Sequence[Project], provider: st
             from_git = None
             if not project.setting("branch") and cloned:
                 from_git = git.default_branch(project.path)  # only asked when the manifest does not say
-            values = values_for(manifest, project, provider, branch_from_git=from_git)
+            values = values_for(manifest, project, provider, branch_from_git=from_git, meta_source=source)
             pipeline = render_pipeline(manifest.root, values, validated)
             if cloned:
                 rendered.append((project, pipeline))

@@ -45,6 +45,8 @@ def default_branch_condition(provider: str, branch: str) -> str:
         return f"github.ref == 'refs/heads/{branch}'"
     if provider == "gitlab":
         return f'$CI_COMMIT_BRANCH == "{branch}"'
+    if provider == "travis":  # a pull request's `branch` is its base branch: only a push is on it
+        return f'type = push AND branch = "{branch}"'
     return branch
 
 

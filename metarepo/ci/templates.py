@@ -27,6 +27,7 @@ OUTPUTS: dict[str, tuple[Output, ...]] = {
     "circleci": (Output("circleci/config.yml.j2", ".circleci/config.yml", Dialect.CIRCLECI, "#"),),
     "gitlab": (Output("gitlab/gitlab-ci.yml.j2", ".gitlab-ci.yml", Dialect.YAML, "#"),),
     "jenkins": (Output("jenkins/Jenkinsfile.j2", "Jenkinsfile", Dialect.GROOVY, "//"),),
+    "travis": (Output("travis/travis.yml.j2", ".travis.yml", Dialect.YAML, "#"),),
 }
 
 

@@ -4,8 +4,10 @@ YAML pipelines are parsed (``metarepo.templating.readback``: duplicate keys refu
 schema check-jsonschema vendors for their CI system (used as a library: the
 schema is read from the installed package and any remote ``$ref`` is
 refused, so no network is touched), then our own checks: every
-``requires``/``needs`` names a job that exists, and every deploy job runs on
-the default branch only. Jenkinsfiles go to ``metarepo.ci.jenkins``.
+``requires``/``needs`` names a job that exists (for Travis: every job's stage
+is listed), and every deploy job runs on the default branch only (for Travis,
+whose pull requests carry their base branch, on a push or an API request to
+it). Jenkinsfiles go to ``metarepo.ci.jenkins``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from metarepo.ci.values import PipelineValues
 from metarepo.templating.escape import Dialect
 from metarepo.templating.readback import Problem, line_at, parse_yaml
 
-SCHEMAS = {"github": "vendor.github-workflows", "circleci": "vendor.circle-ci", "gitlab": "vendor.gitlab-ci"}
+SCHEMAS = {"github": "vendor.github-workflows", "circleci": "vendor.circle-ci", "gitlab": "vendor.gitlab-ci",
+           "travis": "vendor.travis"}
 GITLAB_RESERVED = {"default", "include", "stages", "variables", "workflow", "image", "services", "cache",
                    "before_script", "after_script", "types", "pages:deploy", "spec"}
 
@@ -142,7 +145,8 @@ def check_yaml(provider: str, document: dict[str, Any], branch: str) -> None:
     if error is not None:
         at = "/".join(str(p) for p in error.absolute_path) or "(top)"
         raise Problem(f"{SCHEMAS[provider]} schema: at {at}: {_short(error.message)}", error.absolute_path)
-    {"github": _check_github, "circleci": _check_circleci, "gitlab": _check_gitlab}[provider](document, branch)
+    {"github": _check_github, "circleci": _check_circleci, "gitlab": _check_gitlab,
+     "travis": _check_travis}[provider](document, branch)
 
 
 def _short(message: str, limit: int = 200) -> str:
@@ -222,3 +226,26 @@ def _check_gitlab(doc: dict[str, Any], branch: str) -> None:
             if not ok:
                 raise Problem(f"deploy job {name!r} must run on the default branch only: every rule needs "
                               f'`if: $CI_COMMIT_BRANCH == "{branch}"`', (name,))
+
+
+def _check_travis(doc: dict[str, Any], branch: str) -> None:
+    stages: dict[str, tuple[int, str]] = {}  # stage name (Travis ignores case) to its place and condition
+    for index, item in enumerate(doc.get("stages") or []):
+        name, condition = (item, "") if isinstance(item, str) else (item.get("name", ""), item.get("if", ""))
+        stages[str(name).lower()] = (index, str(condition or ""))
+    on_branch = f'branch = "{branch}"'
+    for n, job in enumerate((doc.get("jobs") or {}).get("include") or []):
+        if not isinstance(job, dict):
+            continue
+        path = ("jobs", "include", n)
+        stage = str(job.get("stage", "test"))
+        if stages and stage.lower() not in stages:
+            raise Problem(f"job {job.get('name', n)!r} is in stage {stage!r}, which is not listed under stages", path)
+        name = str(job.get("name", ""))
+        if "deploy" in name.lower() or "deploy" in stage.lower():
+            index, stage_if = stages.get(stage.lower(), (None, ""))
+            condition = f"{job.get('if', '')} AND {stage_if}"
+            if on_branch not in condition or not ("type = push" in condition or "type = api" in condition):
+                where = path if "if" in job or index is None else ("stages", index)  # where the condition lives
+                raise Problem(f"deploy job {name or stage!r} must run on the default branch only: its stage or "
+                              f"job needs `if: type = push AND {on_branch}` (or `type = api`)", where)

@@ -178,7 +178,8 @@ def can_i_deploy(ctx: click.Context, service: str, env: str, ref: str | None, po
     if as_json:
         emit_json({"service": result.service, "env": result.env, "answer": result.answer.value,
                    "pairs": [p.as_json() for p in result.pairs],
-                   "unknown": [{"service": s, "reason": why} for s, why in result.unknown]})
+                   "unknown": [{"service": s, "reason": why} for s, why in result.unknown],
+                   "not_deployed": list(result.not_deployed)})
         return 0 if result.answer == YES else 1
     colour = {YES: "green", NO: "red"}.get(result.answer, "yellow")
     _echo(style(f"{result.answer.value}: {result.service}" + (f" at {ref}" if ref else "") + f" to {env}",
@@ -194,6 +195,8 @@ def can_i_deploy(ctx: click.Context, service: str, env: str, ref: str | None, po
                 _echo(line)
     for name, why in result.unknown:
         _echo(f"unknown: {name}: {why}")
+    if result.not_deployed:  # nothing of theirs runs in env to break; each is checked against this when it deploys
+        _echo(f"not deployed in {env} yet, checked when they deploy: {', '.join(result.not_deployed)}")
     return 0 if result.answer == YES else 1
 
 

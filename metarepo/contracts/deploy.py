@@ -4,6 +4,16 @@ The state lives in ``environments/ENV.json`` in the meta repo (see
 ``metarepo.environments``): service to git sha, version, image and time. A
 counterpart's contracts are read from git at the sha deployed in ENV, in
 that project's clone.
+
+A counterpart with no record in ENV is not running there, so no deploy can
+break it: a producer whose consumers are not deployed is safe to deploy (each
+consumer is checked against it when it deploys), and a consumer whose
+producers are not deployed reads nothing yet (each producer is checked
+against it when it deploys). So a new fleet's first deploys pass, one
+service at a time, and the gate still holds from the second on. "unknown"
+is for what exists but cannot be read: a record whose project is not cloned
+here, contracts that do not load at the recorded sha, a pair that cannot be
+decided within the limits.
 """
 
 from __future__ import annotations
@@ -64,11 +74,15 @@ class Deployability:
     answer: Answer
     pairs: tuple[Pair, ...]
     unknown: tuple[tuple[str, str], ...]  # (counterpart, why)
+    not_deployed: tuple[str, ...] = ()  # counterparts with no record in env: nothing of theirs runs there to break
 
 
 def deployed_contracts(manifest: Manifest, env: str, skip: tuple[str, ...] = ()
                        ) -> tuple[dict[str, Contract], dict[str, str]]:
-    """Each recorded service's contracts at its deployed sha; and why some could not be read."""
+    """Each recorded service's contracts at its deployed sha; and why some recorded ones could not be read.
+
+    A service with no record is in neither: nothing of it runs in ``env``.
+    """
     from metarepo.contracts.fleet import project_contract
 
     records = read_deployments(manifest.root, env)
@@ -79,7 +93,6 @@ def deployed_contracts(manifest: Manifest, env: str, skip: tuple[str, ...] = ()
             continue
         record = records.get(project.name)
         if record is None:
-            problems[project.name] = f"no deployment recorded in {env}"
             continue
         if not project.cloned:
             problems[project.name] = "not cloned here (run `meta update`)"
@@ -137,8 +150,9 @@ def can_i_deploy(manifest: Manifest, service: str, env: str, *, ref: str | None 
     version = ref or "working tree"
     deployed, problems = deployed_contracts(manifest, env, skip=(project.name,))
     pairs = counterpart_pairs(mine, deployed, policy, version, f"{env}")
-    unknown = []
-    record = read_deployments(manifest.root, env).get(project.name)
+    unknown: list[tuple[str, str]] = []
+    records = read_deployments(manifest.root, env)
+    record = records.get(project.name)
     if record is not None:  # its running instances meet the new ones during the rollout
         try:
             running = project_contract(project, record.sha)
@@ -148,24 +162,57 @@ def can_i_deploy(manifest: Manifest, service: str, env: str, *, ref: str | None 
                                               f"new ones during the rollout, do not load: {exc}"))
         else:
             pairs += side_by_side(mine, running, policy, version, env)
-    if problems:
-        from metarepo.contracts.fleet import project_contract as current
-
-        for name, why in problems.items():
-            other = manifest.project(name)
-            if not other.cloned:
-                unknown.append((name, why))
-                continue
-            try:
-                theirs = current(other)
-            except MetaError as exc:
-                unknown.append((name, f"{why}; and its contracts do not load: {exc}"))
-                continue
-            if links(mine, theirs) or links(theirs, mine):
-                unknown.append((name, why))
+    unknown += _unreadable_counterparts(manifest, mine, problems)
+    not_deployed = _not_deployed_counterparts(manifest, mine, env, records)
     undecided = [p for p in pairs if p.state is Compatibility.UNDECIDED]
     for pair in undecided:
         unknown.append((pair.consumer if pair.producer == project.name else pair.producer,
                         f"{pair.message.label}: could not decide within the limits"))
     answer = NO if any(p.state is Compatibility.BREAKING for p in pairs) else UNKNOWN if unknown else YES
-    return Deployability(project.name, env, answer, tuple(pairs), tuple(unknown))
+    return Deployability(project.name, env, answer, tuple(pairs), tuple(unknown), not_deployed)
+
+
+def _unreadable_counterparts(manifest: Manifest, mine: Contract, problems: dict[str, str]) -> list[tuple[str, str]]:
+    """Of the recorded services whose deployed contracts cannot be read, those that may talk to ``mine``.
+
+    One that is not cloned here cannot be told apart, so it counts; a clone
+    whose work tree has no link with ``mine`` does not.
+    """
+    from metarepo.contracts.fleet import project_contract
+
+    unknown = []
+    for name, why in problems.items():
+        other = manifest.project(name)
+        if not other.cloned:
+            unknown.append((name, why))
+            continue
+        try:
+            theirs = project_contract(other)
+        except MetaError as exc:
+            unknown.append((name, f"{why}; and its contracts do not load: {exc}"))
+            continue
+        if links(mine, theirs) or links(theirs, mine):
+            unknown.append((name, why))
+    return unknown
+
+
+def _not_deployed_counterparts(manifest: Manifest, mine: Contract, env: str, records: dict[str, Deployment]
+                               ) -> tuple[str, ...]:
+    """The services ``mine`` would talk to (by their work trees) that have no record in ``env``: told, not checked.
+
+    Best effort, for the answer's notes only: one that is not cloned or whose
+    contracts do not load is left out, since nothing of it runs in ``env``.
+    """
+    from metarepo.contracts.fleet import project_contract
+
+    found = []
+    for other in manifest.projects:
+        if other.name == mine.service or other.name in records or not other.cloned:
+            continue
+        try:
+            theirs = project_contract(other)
+        except MetaError:
+            continue
+        if links(mine, theirs) or links(theirs, mine):
+            found.append(other.name)
+    return tuple(found)

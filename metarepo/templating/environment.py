@@ -28,7 +28,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from metarepo.templating.escape import Dialect, finalizer, identifier, verbatim
+from metarepo.templating.escape import Dialect, finalizer, identifier, shell, verbatim
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "ci_templates"
 OVERRIDE_DIR = "ci-templates"  # in the meta repo
@@ -85,6 +85,7 @@ def _environment(meta_root: str | None, dialect: Dialect) -> Any:
     )
     env.filters["identifier"] = identifier
     env.filters["verbatim"] = verbatim
+    env.filters["shell"] = shell
     return env
 
 

@@ -10,7 +10,9 @@ A new kind of file (a proxy's config, say) is a new ``Dialect`` member and
 its branch in ``finalizer``.
 Text a template means literally is marked with the ``verbatim`` filter;
 names used as variables go through ``identifier``, which refuses anything
-that is not one.
+that is not one; a value the CI system hands to a shell as it is (Travis'
+``env:`` entries, ``NAME=value``) goes through ``shell`` first, which quotes
+it for sh, and is then quoted for its file like any other.
 """
 
 from __future__ import annotations
@@ -124,6 +126,13 @@ def identifier(value: Any) -> Verbatim:
         raise UsageError(f"{text!r} is not a valid variable name (letters, digits and _, not starting "
                          "with a digit)")
     return Verbatim(text)
+
+
+def shell(value: Any) -> str:
+    """A template filter: ``value`` as one sh word (single-quoted), still escaped for its file afterwards."""
+    import shlex
+
+    return shlex.quote(str(value))
 
 
 def verbatim(value: Any) -> Verbatim:

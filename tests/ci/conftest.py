@@ -9,7 +9,7 @@ import pytest
 
 SERVICES = ("orders", "billing", "shipping", "notifications", "gateway")
 FILES = {"github": ".github/workflows/cd.yml", "circleci": ".circleci/config.yml", "gitlab": ".gitlab-ci.yml",
-         "jenkins": "Jenkinsfile"}
+         "jenkins": "Jenkinsfile", "travis": ".travis.yml"}
 
 
 def edit_manifest(root: Path, change) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,17 @@ BAD_TEMPLATES = {
         '{% extends "builtin/gitlab/gitlab-ci.yml.j2" %}\n{% block deploy_production %}\ndeploy-production:\n'
         "  stage: deploy\n  when: manual\n  script:\n    - echo\n{% endblock %}\n",
         "deploy job 'deploy-production' must run on the default branch only", 3),
+    "a travis deploy stage that a pull request would run": (
+        "travis/travis.yml.j2",
+        '{% extends "builtin/travis/travis.yml.j2" %}\n{% block stages %}\nstages:\n  - name: test\n'
+        '  - name: contracts\n  - name: image\n  - name: deploy staging\n    if: branch = "master"\n'
+        '  - name: deploy production\n    if: type = api AND branch = "master"\n{% endblock %}\n',
+        "deploy job 'deploy-staging' must run on the default branch only", 7),
+    "a travis job in a stage that is not listed": (
+        "travis/travis.yml.j2",
+        '{% extends "builtin/travis/travis.yml.j2" %}\n{% block test %}\n    - stage: lint\n      name: lint\n'
+        "      script: [make lint]\n{% endblock %}\n",
+        "job 'lint' is in stage 'lint', which is not listed under stages", 3),
     "a Jenkins deploy stage on every branch": (
         "jenkins/Jenkinsfile.j2",
         '{% extends "builtin/jenkins/Jenkinsfile.j2" %}\n{% block deploy_staging %}\n'
@@ -267,12 +279,12 @@ def test_an_undefined_name_in_a_template_names_the_line(meta, ws: Path) -> None:
 
 
 def test_an_unknown_provider_is_refused(meta, ws: Path) -> None:
-    proc = meta("ci", "generate", "--provider", "travis", cwd=ws)
-    assert proc.returncode == 2 and "travis" in proc.stderr
-    edit_manifest(ws, lambda d: d["metarepo"]["projects"]["services/billing"].update(ci="travis"))
+    proc = meta("ci", "generate", "--provider", "drone", cwd=ws)
+    assert proc.returncode == 2 and "drone" in proc.stderr
+    edit_manifest(ws, lambda d: d["metarepo"]["projects"]["services/billing"].update(ci="drone"))
     proc = meta("ci", "generate", cwd=ws)
     assert proc.returncode == 2
-    assert "metarepo.projects.services/billing.ci: unknown CI provider 'travis'" in proc.stderr
+    assert "metarepo.projects.services/billing.ci: unknown CI provider 'drone'" in proc.stderr
     assert_nothing_written(ws)
 
 
@@ -283,6 +295,12 @@ def test_an_unknown_provider_is_refused(meta, ws: Path) -> None:
     ("image", "Orders:latest\"", "is not a valid image name"),
     ("test", "", "no test command"),
     ("registry", "host with space", "is not a registry"),
+    ("ci_install", "--index-url=https://evil.example/simple", "'ci_install' must be what pip installs"),
+    ("ci_install", "metarepo\n- run: evil", "'ci_install' must be what pip installs"),
+    ("ci_image", "Not An Image", "is not an image the runner can run"),
+    ("meta_repo", "ext::sh -c evil", "the meta repo URL uses the ext:: transport"),
+    ("meta_repo", "https://ci:s3cret@git.acme.io/meta.git", "the meta repo URL carries a password or token"),
+    ("meta_branch", "main..x", "is not a branch name"),
 ])
 def test_a_manifest_value_that_would_break_a_pipeline_is_refused(meta, ws: Path, key, value, expected) -> None:
     edit_manifest(ws, lambda d: d["metarepo"]["projects"]["services/billing"].update({key: value}))
@@ -321,6 +339,11 @@ def test_a_project_name_with_colon_and_quotes_is_escaped(meta, ws: Path) -> None
         text = (ws / weird / FILES[provider]).read_text()
         if provider == "jenkins":
             assert "META_PROJECT = 'services/we:ird\\'\"name'" in text
+        elif provider == "travis":  # Travis exports each env entry in sh as it is: it must give the name back
+            entry = next(e for e in parse_yaml(text)["env"]["global"] if e.startswith("META_PROJECT="))
+            shell = subprocess.run(["sh", "-c", f'export {entry}; printf %s "$META_PROJECT"'], capture_output=True,
+                                   text=True, check=True)
+            assert shell.stdout == weird
         else:
             document = parse_yaml(text)
             found = json.dumps(document)

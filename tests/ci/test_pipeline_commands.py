@@ -1,6 +1,7 @@
 """Every `meta ...` line a generated pipeline runs is a command line the real `meta` accepts.
 
-The pipelines call meta themselves (the contract gate, the rollouts); a
+The pipelines call meta themselves (the setup's `update`, the contract gate,
+the rollouts), each on the meta repo the job cloned (`-C "$META_ROOT"`); a
 renamed option or argument would only show up on the CI server. Each
 command line is parsed by the real click commands, without running them.
 """
@@ -37,7 +38,8 @@ def _strings(node):
 
 def meta_command_lines(provider: str, text: str) -> list[list[str]]:
     if provider == "jenkins":
-        scripts = [_string_literal(m.group(1)) for m in re.finditer(r"\bsh ('(?:[^'\\]|\\.)*')", text)]
+        scripts = [_string_literal(m.group(1))
+                   for m in re.finditer(r"\bsh ('\'\'[\s\S]*?\'\'\'|'(?:[^'\\]|\\.)*')", text)]
     else:
         scripts = list(_strings(parse_yaml(text)))
     found = []
@@ -76,9 +78,16 @@ def parse_with_the_real_cli(argv: list[str]) -> click.Context | None:
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_every_meta_command_a_pipeline_runs_parses(provider: str) -> None:
+    from metarepo.cli.main import cli
+
     text = render_pipeline(None, values(provider)).files[0].text
     lines = meta_command_lines(provider, text)
+    assert lines and all(words[:2] == ["-C", "$META_ROOT"] for words in lines), lines  # the meta repo the job cloned
+    assert "-C" in [opt for param in cli.params for opt in param.opts]
+    lines = [words[2:] for words in lines]
     assert [words[:2] for words in lines if words[0] == "contracts"] == [["contracts", "can-i-deploy"]] * 2
+    assert ["update"] in lines and [w[:2] for w in lines if w[0] == "rollout"] == [["rollout", "staging"],
+                                                                                  ["rollout", "production"]]
     for words in lines:
         try:
             ctx = parse_with_the_real_cli(words)
@@ -91,7 +100,8 @@ def test_every_meta_command_a_pipeline_runs_parses(provider: str) -> None:
 def test_the_contract_gate_comes_before_each_environment() -> None:
     text = render_pipeline(None, values("github")).files[0].text
     jobs = parse_yaml(text)["jobs"]
-    assert jobs["contracts"]["steps"][-1]["run"] == 'meta contracts can-i-deploy "$META_PROJECT" --to staging'
+    gate = 'meta -C "$META_ROOT" contracts can-i-deploy "$META_PROJECT" --to '
+    assert jobs["contracts"]["steps"][-1]["run"] == gate + "staging"
     runs = [step.get("run", "") for step in jobs["deploy-production"]["steps"]]
-    gate = runs.index('meta contracts can-i-deploy "$META_PROJECT" --to production')
-    assert gate < next(n for n, run in enumerate(runs) if run.startswith("meta rollout production"))
+    assert runs.index(gate + "production") < next(n for n, run in enumerate(runs)
+                                                   if run.startswith('meta -C "$META_ROOT" rollout production'))
