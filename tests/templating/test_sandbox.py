@@ -122,3 +122,11 @@ def test_a_template_folder_that_leads_outside_the_meta_repo_is_refused(tmp_path:
     (root / "ci-templates").symlink_to(elsewhere / "ci-templates")
     with pytest.raises(ManifestError, match=r"ci-templates: leads outside the meta repo"):
         render_template(root, TEMPLATE, Dialect.YAML, {}, "x")
+
+
+def test_the_html_dialect_writes_every_value_as_text(tmp_path: Path) -> None:
+    write(tmp_path, '<p title="{{ name }}">{{ name }} {{ n }} {{ yes }}</p>\n', "page.html.j2")
+    name = "<script>alert('x')</script> & \"quoted\""
+    text = render_template(tmp_path, "page.html.j2", Dialect.HTML, {"name": name, "n": 3, "yes": True}, "x")
+    escaped = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;"
+    assert text == f'<p title="{escaped}">{escaped} 3 true</p>\n'
