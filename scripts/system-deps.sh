@@ -33,6 +33,8 @@ need prometheus promtool
 need prometheus-alertmanager prometheus-alertmanager
 need rabbitmq-server rabbitmq-server
 need rsyslog rsyslogd
+# Headless Chromium renders `meta doctor --html` pages in tests/doctor (their DOM after their script ran).
+need chromium chromium
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

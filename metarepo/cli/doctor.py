@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from metarepo.cli.app import Application, application
@@ -12,11 +14,13 @@ _MARK = {"pass": ("✓", "green"), "fail": ("✗", "red"), "n/a": ("·", None)}
 
 @click.command()
 @selection_options
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write the scorecard as one self-contained HTML page.")
 @click.option("--min-score", type=click.IntRange(0, 100), metavar="N",
               help="Exit 1 when a repository scores under N (0-100); one not cloned has no score and is under.")
 @json_option
 @click.pass_context
-def doctor(ctx: click.Context, min_score: int | None, as_json: bool, **kwargs) -> int:
+def doctor(ctx: click.Context, html_file: Path | None, min_score: int | None, as_json: bool, **kwargs) -> int:
     """Which repositories follow the architecture: every check, and what to do about each failure.
 
     Checks, by group: containerised (a Dockerfile, a HEALTHCHECK, pinned
@@ -32,6 +36,8 @@ def doctor(ctx: click.Context, min_score: int | None, as_json: bool, **kwargs) -
     app = application(ctx)
     manifest, projects = select(ctx, kwargs)
     scorecard = run_doctor(manifest, projects, jobs=jobs_from(kwargs), reporter=app.reporter("doctor"))
+    if html_file is not None:
+        _write_html(app, manifest, scorecard, html_file, min_score)
     under = scorecard.under(min_score) if min_score is not None else []
     if as_json:
         document = scorecard.as_json()
@@ -108,3 +114,16 @@ def _summary(app: Application, scorecard, min_score: int | None, under: list) ->
         else:
             text += app.style(f", none under {min_score}", fg="green", err=True)
     app.echo(f"{text} · {scorecard.seconds:.2f}s", err=True)
+
+
+def _write_html(app: Application, manifest, scorecard, file: Path, min_score: int | None) -> None:
+    from metarepo.doctor.page import render_report
+    from metarepo.errors import WorkFailed, printable
+    from metarepo.files import write_atomic
+
+    text = render_report(manifest.root, scorecard, f"Fleet scorecard: {manifest.root.name}", min_score)
+    try:
+        write_atomic(file, text, durable=False)
+    except OSError as exc:
+        raise WorkFailed(f"{printable(str(file))}: cannot write the report: {exc.strerror or exc}") from None
+    app.info(f"wrote {printable(str(file))}")
