@@ -29,7 +29,8 @@ import re
 # A redirection of some stream into a file whose name ends in .log (quoted or not).
 _REDIRECT = re.compile(r"(?:^|[^<>&\w])(?:\d|&)?>>?\|?\s*([\"']?)(?P<path>[^\s;|&<>\"'()]+\.log)\1(?![\w.])")
 _TEE = re.compile(r"\btee\s+(?:-[a-z]+\s+)*([\"']?)(?P<path>[^\s;|&<>\"'()]+\.log)\1(?![\w.])")
-_LOG_PATH = re.compile(r"(?P<path>(?:/|\./|\$\{?\w+\}?/)[^\s;|&<>\"'=,()]*\.log)(?![\w.])")
+_WORDS = re.compile(r"[^\s;|&<>\"'=,()]+")  # the words a path can be (split, not searched: linear in the text)
+_PATH_START = re.compile(r"(?:/|\./|\$\{?\w+\}?/)")
 _LOG_FOLDER = re.compile(r"(?:^|/)(?:logs?|log-files?)/?$", re.IGNORECASE)
 
 MAX_SCRIPT = 256 * 1024  # bytes of an entrypoint script read; the rest is not looked at
@@ -49,7 +50,8 @@ def writes_in_shell(text: str) -> list[str]:
 
 def log_paths(text: str) -> list[str]:
     """Every ``*.log`` path named in ``text`` (program arguments, an ENV value)."""
-    return list(dict.fromkeys(m.group("path") for m in _LOG_PATH.finditer(text)))
+    words = (m.group() for m in _WORDS.finditer(text))
+    return list(dict.fromkeys(w for w in words if w.endswith(".log") and _PATH_START.match(w)))
 
 
 def is_log_folder(path: str) -> bool:
