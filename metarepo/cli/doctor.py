@@ -36,8 +36,8 @@ def doctor(ctx: click.Context, html_file: Path | None, min_score: int | None, as
     app = application(ctx)
     manifest, projects = select(ctx, kwargs)
     scorecard = run_doctor(manifest, projects, jobs=jobs_from(kwargs), reporter=app.reporter("doctor"))
-    if html_file is not None:
-        _write_html(app, manifest, scorecard, html_file, min_score)
+    if html_file is not None:  # written before anything is shown: a file that cannot be written is the error
+        _write_html(manifest, scorecard, html_file, min_score)
     under = scorecard.under(min_score) if min_score is not None else []
     if as_json:
         document = scorecard.as_json()
@@ -50,6 +50,10 @@ def doctor(ctx: click.Context, html_file: Path | None, min_score: int | None, as
         for note in scorecard.notes:
             app.note(note)
         _summary(app, scorecard, min_score, under)
+    if html_file is not None:
+        from metarepo.errors import printable
+
+        app.info(f"wrote {printable(str(html_file))}")
     return 1 if under else 0
 
 
@@ -116,7 +120,7 @@ def _summary(app: Application, scorecard, min_score: int | None, under: list) ->
     app.echo(f"{text} · {scorecard.seconds:.2f}s", err=True)
 
 
-def _write_html(app: Application, manifest, scorecard, file: Path, min_score: int | None) -> None:
+def _write_html(manifest, scorecard, file: Path, min_score: int | None) -> None:
     from metarepo.doctor.page import render_report
     from metarepo.errors import WorkFailed, printable
     from metarepo.files import write_atomic
@@ -126,4 +130,3 @@ def _write_html(app: Application, manifest, scorecard, file: Path, min_score: in
         write_atomic(file, text, durable=False)
     except OSError as exc:
         raise WorkFailed(f"{printable(str(file))}: cannot write the report: {exc.strerror or exc}") from None
-    app.info(f"wrote {printable(str(file))}")

@@ -67,9 +67,10 @@ def test_table_shows_a_row_per_repository_and_what_to_do(doctor_fleet):
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["PROJECT", "SCORE", "CONTAINERISED", "DELIVERY", "CONTRACTS", "PROXY", "MONITORING",
                                 "LOGGING", "MESSAGING", "META"]
-    assert lines[1].split()[:3] == ["services/nouser", "94%", "✓✓✓✗"] or \
-        any(line.split()[:3] == ["services/nouser", "94%", "✓✓✓✗"] for line in lines)
-    assert any(line.split()[:2] == ["services/billing", "100%"] for line in lines)
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:4]}
+    assert list(rows) == ["services/billing", "services/latest", "services/nouser"]
+    assert rows["services/billing"] == ["100%", "✓✓✓✓", "✓", "✓✓✓", "✓✓", "✓✓", "✓✓", "✓✓", "✓✓"]
+    assert rows["services/nouser"][:2] == ["94%", "✓✓✓✗"] and rows["services/latest"][1] == "✓✓✗✓"
     assert "  ✗ containerised.pinned: pin FROM busybox:latest" in proc.stdout
     assert "doctor: 3 repositories, fleet score" in proc.stderr
 
@@ -136,3 +137,10 @@ def test_a_second_run_reads_contracts_and_pipelines_from_the_caches(doctor_ws):
 def test_an_empty_selection_is_refused(doctor_fleet):
     proc = run_meta("-C", str(doctor_fleet), "doctor", "--tag", "nothing-has-this")
     assert proc.returncode == 2 and "--tag nothing-has-this selects no project" in proc.stderr
+
+
+def test_a_report_that_cannot_be_written_is_one_line(doctor_fleet, tmp_path):
+    target = tmp_path / "no-such-folder" / "report.html"
+    proc = run_meta("-C", str(doctor_fleet), "doctor", "--include-only", "billing", "--html", str(target))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == f"meta: {target}: cannot write the report: No such file or directory"
