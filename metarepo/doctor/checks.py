@@ -120,8 +120,7 @@ def proxy(project: Project) -> list[Result]:
         return [not_applicable(ROUTE, NOT_DEPLOYED), not_applicable(UNEXPOSED, NOT_DEPLOYED)]
     route = settings.route(project)
     if not route.present:
-        first = failed(ROUTE, f"declare its route: {_key(project, 'route')} = {{hosts: [...], path, port}} "
-                              "(the proxy is how it is reached)")
+        first = failed(ROUTE, f"declare its route: {_key(project, 'route')} = {{hosts: [...], path, port}}")
     elif route.problem:
         first = failed(ROUTE, f"fix {_key(project, 'route')}: {route.problem}")
     else:

@@ -97,3 +97,17 @@ def test_the_doctor_setting_must_be_an_object(doctor_ws):
     edit_manifest(doctor_ws, lambda data: data["metarepo"].__setitem__("doctor", ["x"]))
     proc = run_meta("-C", str(doctor_ws), "doctor")
     assert proc.returncode == 2 and "metarepo.doctor: must be an object" in proc.stderr
+
+
+def test_the_example_manifest_documents_checks_that_load(tmp_path):
+    import shutil
+
+    from metarepo.doctor.checks import BUILTIN
+    from metarepo.doctor.custom import custom_checks
+    from metarepo.manifest import load_manifest
+    from tests.conftest import ROOT
+
+    shutil.copy(ROOT / ".meta.example", tmp_path / ".meta")
+    checks = custom_checks(load_manifest(tmp_path), BUILTIN)
+    assert [c.check.id for c in checks] == ["meta.license", "quality.lint"]
+    assert checks[0].timeout == 10 and checks[0].hint == "add a LICENSE file"
