@@ -92,12 +92,12 @@ def run_custom(manifest: Manifest, projects: Sequence[Project], checks: Sequence
     from metarepo.runner import child_env, run_command, run_parallel
     from metarepo.workspace.execute import project_env, shell_argv
 
-    by_name = {p.name: p for p in projects}
     base = child_env()
-    items = [(p.name, n) for p in projects for n in range(len(checks))]
+    # one item per (project, check), keyed by a string a progress bar can show
+    items = {f"{p.name} {c.check.id}": (p, c) for p in projects for c in checks}
 
-    def work(item: tuple[str, int]) -> Result:
-        project, custom = by_name[item[0]], checks[item[1]]
+    def work(key: str) -> Result:
+        project, custom = items[key]
         env = project_env(manifest, project, base)
         result = run_command(shell_argv(custom.run), cwd=project.path, env=env, timeout=custom.timeout)
         last = _last_line(result.output.text(4096))
@@ -108,15 +108,19 @@ def run_custom(manifest: Manifest, projects: Sequence[Project], checks: Sequence
             return passed(custom.check)
         return failed(custom.check, custom.hint or last or f"`{custom.run}` exited {result.returncode}")
 
-    run = run_parallel(items, work, jobs=jobs, reporter=reporter or NULL)
+    run = run_parallel(list(items), work, jobs=jobs, reporter=reporter or NULL)
+    if run.interrupted:
+        from metarepo.errors import Interrupted
+
+        raise Interrupted("interrupted: no scorecard")
     out = {}
     for outcome in run.outcomes:
-        name, n = outcome.key
-        check = checks[n].check
+        project, custom = items[str(outcome.key)]
         if outcome.ok:
-            out[(name, check.id)] = outcome.value
-        else:  # could not be started, or interrupted
-            out[(name, check.id)] = failed(check, f"could not run `{checks[n].run}`: {outcome.reason or outcome.state}")
+            out[(project.name, custom.check.id)] = outcome.value
+        else:  # could not be started
+            out[(project.name, custom.check.id)] = failed(custom.check, f"could not run `{custom.run}`: "
+                                                                        f"{outcome.reason or outcome.state}")
     return out
 
 

@@ -22,7 +22,7 @@ from metarepo.doctor import checks as builtin
 from metarepo.doctor import settings
 from metarepo.doctor.custom import custom_checks, run_custom
 from metarepo.doctor.model import GROUPS, Card, Check, Result, Scorecard, not_applicable
-from metarepo.errors import MetaError
+from metarepo.errors import Interrupted, MetaError
 from metarepo.manifest import Manifest, Project
 from metarepo.report import NULL, Reporter
 
@@ -68,13 +68,15 @@ def run_doctor(manifest: Manifest, projects: Sequence[Project], *, jobs: int,
         return read_image(project), remote_refs(project.path)
 
     run = run_parallel(list(by_name), read, jobs=jobs, reporter=reporter)
+    if run.interrupted:
+        raise Interrupted("interrupted: no scorecard")
     facts = {str(o.key): o.value for o in run.outcomes if o.ok}
     unread = {str(o.key): o.reason or str(o.state) for o in run.outcomes if not o.ok}
     cloned = [p for p in projects if p.name in facts]
 
     delivery = pipeline_results(manifest, cloned, {name: refs.default for name, (_, refs) in facts.items()})
     contracts = contract_results(manifest, cloned)
-    custom = run_custom(manifest, cloned, customs, jobs=jobs) if customs and cloned else {}
+    custom = run_custom(manifest, cloned, customs, jobs=jobs, reporter=reporter) if customs and cloned else {}
 
     cards = []
     for project in projects:

@@ -111,3 +111,32 @@ def test_the_example_manifest_documents_checks_that_load(tmp_path):
     checks = custom_checks(load_manifest(tmp_path), BUILTIN)
     assert [c.check.id for c in checks] == ["meta.license", "quality.lint"]
     assert checks[0].timeout == 10 and checks[0].hint == "add a LICENSE file"
+
+
+def test_ctrl_c_during_custom_checks_ends_them_and_shows_no_scorecard(doctor_ws, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    with_checks(doctor_ws, [{"name": "hang", "run": f'echo $$ > "{pids}/$(basename "$META_PROJECT")"; exec sleep 300'}])
+    proc = subprocess.Popen([sys.executable, "-m", "metarepo", "-C", str(doctor_ws), "doctor", "-j", "2",
+                             "--include-only", "billing,orders"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(pids.iterdir())) == 2
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and out == ""
+    assert err.strip().splitlines()[-1].startswith("meta: interrupted")
+    time.sleep(0.2)
+    for f in pids.iterdir():
+        pid = int(f.read_text())
+        alive = os.path.exists(f"/proc/{pid}") and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        assert not alive, f"{f.name}'s check outlived Ctrl-C"
