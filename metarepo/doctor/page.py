@@ -44,6 +44,13 @@ def report_context(scorecard: Scorecard, title: str, minimum: int | None = None)
                       "passed": card.passed, "applicable": card.applicable, "cloned": card.cloned,
                       "failing": [r for r in results if r["state"] == "fail"],
                       "under": minimum is not None and (score is None or score < minimum), "results": results})
+    totals = []
+    for check in scorecard.checks:
+        states = [r.state for card in scorecard.cards if card.cloned for r in card.results if r.check == check.id]
+        good, applicable = states.count(PASSED), len(states) - states.count(NOT_APPLICABLE)
+        share = None if applicable == 0 else good * 100 // applicable
+        totals.append({"check": check.id, "band": band(share), "text": "–" if share is None else str(share),
+                       "tip": f"{check.id}: {good} of {applicable} repositories pass ({check.title})"})
     score = scorecard.score
     return {
         "title": title,
@@ -53,6 +60,7 @@ def report_context(scorecard: Scorecard, title: str, minimum: int | None = None)
         "groups": [{"name": group, "checks": [{"id": c.id, "name": c.name, "title": c.title, "custom": c.custom}
                                               for c in checks]} for group, checks in scorecard.groups],
         "cards": cards,
+        "totals": totals,
         "failing": sum(1 for c in cards if c["failing"]),
         "notes": list(scorecard.notes),
     }

@@ -70,6 +70,12 @@ def test_the_grid_has_a_row_per_service_and_a_cell_per_check_coloured_by_state(r
         score = next(c for c in row.children if "score" in c.classes)
         assert score.text == f"{project['score']}%"
         assert ("under" in row.classes) == (project["score"] < 90)
+    totals = browser.select(dom, "td", "total")  # the fleet's share passing each check, under the grid
+    assert len(totals) == len(checks) and all(t.within("tfoot") for t in totals)
+    for n, total in enumerate(totals):
+        states = [p["results"][n]["state"] for p in doc["projects"] if p["cloned"]]
+        applicable = len(states) - states.count("n/a")
+        assert total.text == (str(states.count("pass") * 100 // applicable) if applicable else "–")
     fleet = next(e for e in dom if e.attrs.get("id") == "fleet-score")
     assert fleet.text == f"{doc['score']}%"
     assert next(e for e in dom if e.attrs.get("id") == "shown").text == f"{len(rows)} of {len(rows)} shown"
