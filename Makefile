@@ -46,6 +46,9 @@ demo: $(BIN)/meta
 	@# expected; then written from ci-templates/, and in step
 	-cd $(DEMO)/workspace && $(META) ci check
 	cd $(DEMO)/workspace && $(META) ci generate && $(META) ci check
+	@# the scorecard: which services follow the architecture, and what to do about the rest (a low score is
+	@# information here, so no --min-score); the page is .metarepo/doctor.html
+	cd $(DEMO)/workspace && $(META) doctor --html .metarepo/doctor.html
 
 test: system-deps $(BIN)/meta pipeline-tools
 	$(BIN)/python -m pytest

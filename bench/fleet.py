@@ -20,6 +20,9 @@ import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, Mapping
+
+Files = Callable[[int], Mapping[str, str]]
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
@@ -46,8 +49,8 @@ def _blob(path: str, text: str) -> bytes:
     return b"M 644 inline %s\ndata %d\n%s\n" % (path.encode(), len(data), data)
 
 
-def history(index: int) -> bytes:
-    """A fast-import stream: 1-3 commits of a few small files."""
+def history(index: int, files: Mapping[str, str] | None = None) -> bytes:
+    """A fast-import stream: 1-3 commits of a few small files (and ``files``, in the first)."""
     name = f"svc{index:04d}"
     stamp = 1_700_000_000 + index * 97
     out = []
@@ -60,17 +63,18 @@ def history(index: int) -> bytes:
             out.append(_blob("README.md", f"# {name}\n\nA generated service for the benchmark.\n"))
             out.append(_blob(".gitignore", "build/\n*.pyc\n"))
             out.append(_blob("Makefile", "test:\n\t@echo ok\n"))
+            out.extend(_blob(path, text) for path, text in (files or {}).items())
         out.append(_blob("src/main.py", f"VERSION = {n + 1}\n\ndef main():\n    return {index}\n"))
         out.append(_blob(f"src/part{n}.py", "\n".join(f"X{i} = {i * n}" for i in range(20)) + "\n"))
         out.append(b"\n")
     return b"".join(out)
 
 
-def _project(remotes: Path, services: Path, index: int) -> None:
+def _project(remotes: Path, services: Path, index: int, files: Files | None = None) -> None:
     name = f"svc{index:04d}"
     bare = remotes / f"{name}.git"
     _git("init", "--quiet", "--bare", f"--initial-branch={BRANCH}", str(bare))
-    _git("fast-import", "--quiet", cwd=bare, stdin=history(index))
+    _git("fast-import", "--quiet", cwd=bare, stdin=history(index, files(index) if files else None))
     clone = services / name
     _git("clone", "--quiet", "--local", str(bare), str(clone))
     # origin as .meta names it (a file:// URL); edited in place rather than one more process
@@ -86,19 +90,26 @@ def _project(remotes: Path, services: Path, index: int) -> None:
              "--allow-empty", cwd=clone)
 
 
-def meta_document(remotes: Path, count: int) -> dict:
-    return {"projects": {f"services/svc{i:04d}": (remotes / f"svc{i:04d}.git").as_uri() for i in range(count)},
-            "ignore": ["node_modules"]}
+def meta_document(remotes: Path, count: int, settings: Mapping | None = None) -> dict:
+    document = {"projects": {f"services/svc{i:04d}": (remotes / f"svc{i:04d}.git").as_uri() for i in range(count)},
+                "ignore": ["node_modules"]}
+    if settings:
+        document["metarepo"] = dict(settings)
+    return document
 
 
-def generate(root: Path, count: int, *, jobs: int | None = None) -> Path:
-    """Make the fleet under ``root``; return the workspace (the meta repo clone)."""
+def generate(root: Path, count: int, *, jobs: int | None = None, files: Files | None = None,
+             settings: Mapping | None = None) -> Path:
+    """Make the fleet under ``root``; return the workspace (the meta repo clone).
+
+    ``files(index)``: more files for a service's first commit (path -> text); ``settings``: the
+    manifest's ``metarepo`` section."""
     root = Path(root).resolve()
     remotes, ws = root / "remotes", root / "ws"
     remotes.mkdir(parents=True)
     meta_bare = remotes / "meta.git"
     _git("init", "--quiet", "--bare", f"--initial-branch={BRANCH}", str(meta_bare))
-    document = meta_document(remotes, count)
+    document = meta_document(remotes, count, settings)
     meta_text = json.dumps(document, indent=2) + "\n"
     ignore_text = "\n".join(document["projects"]) + "\n"
     message = b"the fleet"
@@ -111,7 +122,7 @@ def generate(root: Path, count: int, *, jobs: int | None = None) -> Path:
     services = ws / "services"
     services.mkdir()
     with ThreadPoolExecutor(max_workers=jobs or (os.cpu_count() or 2) * 2) as pool:
-        for future in [pool.submit(_project, remotes, services, i) for i in range(count)]:
+        for future in [pool.submit(_project, remotes, services, i, files) for i in range(count)]:
             future.result()
     return ws
 

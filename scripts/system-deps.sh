@@ -39,6 +39,8 @@ need rsyslog rsyslogd
 # gitlab-ci-local copies each job's checkout with rsync. Any npm will do (NodeSource's nodejs has its own).
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
 need rsync rsync
+# Headless Chromium renders `meta doctor --html` pages in tests/doctor (their DOM after their script ran).
+need chromium chromium
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

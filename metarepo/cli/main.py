@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollout": ("metarepo.cli.images:rollout", "Roll images out to Swarm or Kubernetes, health-gated."),
     "release": ("metarepo.cli.release:release", "Release trains: plan, apply, promote, status, rollback."),
     "logs": ("metarepo.cli.logs:logs", "The selected services' logs in ENV, merged in time order."),
+    "doctor": ("metarepo.cli.doctor:doctor", "The fleet scorecard: which repos follow the architecture."),
 }
 
 

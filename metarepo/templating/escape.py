@@ -1,4 +1,4 @@
-"""Values escaped for where a rendered file puts them: YAML scalars and Groovy strings.
+"""Values escaped for where a rendered file puts them: YAML scalars, Groovy strings, HTML text.
 
 Every ``{{ value }}`` in a template goes through the template's ``Dialect`` (a
 Jinja ``finalize``), so a template author cannot forget to escape: a string
@@ -33,6 +33,7 @@ class Dialect(Enum):
     GITHUB = "github"  # YAML, and GitHub Actions' ${{ }} neutralised
     CIRCLECI = "circleci"  # YAML, and CircleCI's << >> neutralised
     GROOVY = "groovy"  # a Jenkinsfile
+    HTML = "html"  # an HTML page: text and double-quoted attribute values (the scorecard's report)
 
 
 class Verbatim(str):
@@ -110,12 +111,21 @@ def _scalar(value: Any, quote: Callable[[str], str], literal: Callable[[str], st
                      "loop over it or pick one item")
 
 
+def html_text(text: str) -> str:
+    """``text`` for HTML text or a double-quoted attribute value: ``& < > " '`` as character references."""
+    import html
+
+    return html.escape(text, quote=True)
+
+
 def finalizer(dialect: Dialect) -> Callable[[Any], str]:
     """The Jinja ``finalize`` for ``dialect``."""
     same = (lambda s: s)
     literal = {Dialect.GITHUB: github_literal, Dialect.CIRCLECI: circleci_literal}.get(dialect, same)
     if dialect is Dialect.GROOVY:
         return lambda value: _scalar(value, groovy_string, same, ("true", "false"))
+    if dialect is Dialect.HTML:
+        return lambda value: _scalar(value, html_text, same, ("true", "false"))
     return lambda value: _scalar(value, yaml_string, literal, ("true", "false"))
 
 

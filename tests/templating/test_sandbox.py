@@ -139,3 +139,11 @@ def test_loops_that_would_run_for_hours_end_at_the_time_limit(tmp_path: Path, mo
     write(tmp_path, "v: {{ 1 + 1 }}\n")
     time.sleep(0.6)
     assert render_template(tmp_path, TEMPLATE, Dialect.YAML, {}, "x") == "v: 2\n"
+
+
+def test_the_html_dialect_writes_every_value_as_text(tmp_path: Path) -> None:
+    write(tmp_path, '<p title="{{ name }}">{{ name }} {{ n }} {{ yes }}</p>\n', "page.html.j2")
+    name = "<script>alert('x')</script> & \"quoted\""
+    text = render_template(tmp_path, "page.html.j2", Dialect.HTML, {"name": name, "n": 3, "yes": True}, "x")
+    escaped = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;"
+    assert text == f'<p title="{escaped}">{escaped} 3 true</p>\n'
