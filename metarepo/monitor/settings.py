@@ -216,8 +216,8 @@ def monitoring_settings(env: str, raw: Mapping[str, Any]) -> Monitoring:
     if network is not None and not (isinstance(network, str) and _NETWORK.match(network)):
         raise ManifestError(f"must be a Docker network name, not {network!r}", key=f"{where}.network")
     docker_host = found.get("docker_host", Monitoring.docker_host)
-    if not isinstance(docker_host, str) or urllib.parse.urlsplit(docker_host).scheme not in (
-            "unix", "tcp", "http", "https") or _has_control(docker_host):
+    if not isinstance(docker_host, str) or _scheme(docker_host) not in ("unix", "tcp", "http", "https") or \
+            _has_control(docker_host):
         raise ManifestError("must be the Docker API address Prometheus uses (unix:///var/run/docker.sock, "
                             f"tcp://host:2376), not {docker_host!r}", key=f"{where}.docker_host")
     timeout = found.get("timeout", 5)
@@ -343,8 +343,8 @@ def _url(value: Any, where: str) -> str | None:
         return None
     valid = False
     if isinstance(value, str) and not _has_control(value) and " " not in value:
-        parts = urllib.parse.urlsplit(value)
         try:
+            parts = urllib.parse.urlsplit(value)
             port_ok = parts.port is None or parts.port > 0
         except ValueError:  # a port that is not a number, or out of range
             port_ok = False
@@ -370,6 +370,13 @@ def _object(raw: Any, where: str, known: tuple[str, ...]) -> None:
     for key in raw:
         if key not in known and not str(key).startswith("//"):
             raise ManifestError(f"unknown key (known: {', '.join(known)})", key=f"{where}.{key}")
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urllib.parse.urlsplit(url).scheme
+    except ValueError:  # an unclosed [ of an IPv6 address
+        return ""
 
 
 def _is_number(value: Any) -> bool:

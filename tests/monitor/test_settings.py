@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
 
 from metarepo.errors import ManifestError
 from metarepo.monitor.settings import (Discovery, Inconclusive, Metrics, Slo, analysis_settings, monitoring_settings,
@@ -98,3 +99,29 @@ def test_bad_environment_settings_are_one_line_naming_the_key(raw, line):
         analysis_settings("staging", raw)
     message = str(info.value)
     assert line in message and "\n" not in message and "s3cret" not in message
+
+
+def _json(keys: list[str]):
+    from hypothesis import strategies as st
+
+    leaves = st.none() | st.booleans() | st.integers(-5, 70000) | st.floats() | st.sampled_from(
+        ["", "< 0.05", "5s", "http://p:9090", "http://[::1", "tcp://:x", "{service}", "up", "rollback", "nodes", "a b"])
+    return st.recursive(leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(keys), inner, max_size=4), max_leaves=12)
+
+
+CHECK_KEYS = ["name", "query", "success", "failure", "interval", "count", "initial_delay", "failure_limit",
+              "inconclusive_limit", "inconclusive"]
+ENV_KEYS = ["monitoring", "analysis", "alerts", "inconclusive", "prometheus", "alertmanager", "timeout", "discovery",
+            "nodes", "network", "docker_host", "label", "match", *CHECK_KEYS]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json(ENV_KEYS), _json(["port", "path", "error_ratio", "latency_p99_ms", "requests_metric"]))
+def test_random_settings_never_crash_only_name_the_key(environment, values):
+    for read in (lambda: analysis_settings("e", environment if isinstance(environment, dict) else {"x": 1}),
+                 lambda: project_metrics(project(metrics=values)), lambda: project_slo(project(slo=values))):
+        try:
+            read()
+        except ManifestError as error:
+            assert "\n" not in str(error) and str(error).startswith(("metarepo.environments.e", "metarepo.projects."))
