@@ -228,11 +228,7 @@ def _show_result(app, result) -> None:
         rows.append([mark, step.project, step.service, step.state.value, step.detail[:100]])
         colours.append([colour, None, None, colour, None])
     app.table(["", "PROJECT", "SERVICE", "STATE", "DETAIL"], rows, colours)
-    for step in result.steps:
-        for m in step.measurements:
-            value = "no data" if m.value is None else m.value
-            app.echo(f"  {step.service} {m.gate} {m.check} @{m.at:.0f}s: {value} {m.reading.value}"
-                     + (f" ({m.detail})" if m.detail else ""), err=True)
+    _show_measurements(app, result.steps)
     for name, why in result.plan.skipped.items():
         app.skipped(name, why)
     for note in result.notes:
@@ -248,6 +244,30 @@ def _show_result(app, result) -> None:
     else:
         app.echo(app.style(f"rollout {env}: failed; every service this run changed was rolled back; "
                     f"environments/{env}.json is unchanged", fg="red", err=True), err=True)
+
+
+def _show_measurements(app, steps) -> None:
+    """Every reading the gates took, one row each, after the steps: when, what, and what it made of it."""
+    from metarepo.images.gates import Reading
+
+    shades = {Reading.PASSED: "green", Reading.FAILED: "red", Reading.INCONCLUSIVE: "yellow", Reading.ERROR: "yellow"}
+    rows, colours = [], []
+    for step in steps:
+        for m in step.measurements:
+            check = m.check if m.check == m.gate else f"{m.gate}/{m.check}"
+            rows.append([step.service, check, f"{m.at:.1f}s", _value(m.value), m.reading.value, m.detail])
+            colours.append([None, None, None, None, shades.get(m.reading), None])
+    if rows:
+        app.echo()
+        app.table(["SERVICE", "CHECK", "AT", "VALUE", "READING", "DETAIL"], rows, colours)
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "no data"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value(v) for v in value) if value else "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _result_json(result) -> dict[str, Any]:
