@@ -125,3 +125,20 @@ def test_random_settings_never_crash_only_name_the_key(environment, values):
             read()
         except ManifestError as error:
             assert "\n" not in str(error) and str(error).startswith(("metarepo.environments.e", "metarepo.projects."))
+
+
+def test_the_example_manifest_documents_valid_settings(meta, tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / ".meta.example"
+    data = json.loads(example.read_text())["metarepo"]
+    analysis = analysis_settings("staging", data["environments"]["staging"])
+    assert [c.name for c in analysis.checks] == ["error-ratio"] and analysis.alerts is not None
+    orders = project(**data["projects"]["services/orders"])
+    assert project_metrics(orders) == Metrics(9100, "/metrics") and project_slo(orders).error_ratio == 0.01
+    shutil.copy(example, tmp_path / ".meta")
+    proc = meta("monitor", "render", "staging", "-o", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out/rules/orders.yml").is_file()
