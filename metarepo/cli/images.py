@@ -225,7 +225,7 @@ def _show_result(app, result) -> None:
     rows, colours = [], []
     for step in result.steps:
         mark, colour = marks[step.state]
-        rows.append([mark, step.project, step.service, step.state.value, step.detail[:100]])
+        rows.append([mark, step.project, step.service, step.state.value, _cut(step.detail, 140)])
         colours.append([colour, None, None, colour, None])
     app.table(["", "PROJECT", "SERVICE", "STATE", "DETAIL"], rows, colours)
     _show_measurements(app, result.steps)
@@ -260,6 +260,10 @@ def _show_measurements(app, steps) -> None:
     if rows:
         app.echo()
         app.table(["SERVICE", "CHECK", "AT", "VALUE", "READING", "DETAIL"], rows, colours)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _value(value: Any) -> str:

@@ -63,11 +63,12 @@ class _Progress:
         else:
             self.inconclusive += 1
         if self.failed > self.failure_limit:
-            self.ended, self.why = Reading.FAILED, f"{detail} ({_counted(self.failed, self.taken, 'failed')}, " \
-                                                   f"failure_limit {self.failure_limit})"
+            self.ended = Reading.FAILED
+            self.why = f"{detail} ({_counted(self.failed, self.taken, 'failed')}, failure_limit {self.failure_limit})"
         elif self.inconclusive > self.inconclusive_limit:
-            self.ended, self.why = Reading.INCONCLUSIVE, f"{detail} ({_counted(self.inconclusive, self.taken, 'inconclusive')}, " \
-                                                         f"inconclusive_limit {self.inconclusive_limit})"
+            self.ended = Reading.INCONCLUSIVE
+            self.why = (f"{detail} ({_counted(self.inconclusive, self.taken, 'inconclusive')}, "
+                        f"inconclusive_limit {self.inconclusive_limit})")
         elif self.taken >= len(self.times):
             self.ended = Reading.PASSED if self.passed else Reading.INCONCLUSIVE
             self.why = "" if self.passed else "no measurement passed"
