@@ -148,8 +148,10 @@ def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, a
             app.skipped(name, why)
         app.echo(f"rollout {env}: nothing to deploy", err=True)
         return 0
+    from metarepo.images.gates import rollout_gates
     from metarepo.images.targets import open_target, preview_rollout
 
+    gates = rollout_gates(manifest, env)  # their settings are read now: a mistake stops even a dry run, early
     reporter = None if as_json else _RolloutReporter()
     plan, target = open_target(manifest.root, plan, dry_run=dry_run, jobs=jobs,
                                **({"reporter": reporter} if reporter else {}))
@@ -158,10 +160,8 @@ def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, a
             app.note(note)
     if dry_run:
         return _show_plan(app, plan, preview_rollout(plan, target), as_json)
-    from metarepo.images.gates import rollout_gates
     from metarepo.images.rollout import run_rollout
 
-    gates = rollout_gates(manifest, env)
     if not as_json:
         app.echo(f"rollout {env} ({plan.settings.target}, order from {plan.order_from}): "
               f"{' → '.join(r.service for r in plan.releases)}", err=True)

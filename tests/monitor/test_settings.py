@@ -142,3 +142,18 @@ def test_the_example_manifest_documents_valid_settings(meta, tmp_path):
     proc = meta("monitor", "render", "staging", "-o", str(tmp_path / "out"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out/rules/orders.yml").is_file()
+
+
+def test_a_bad_analysis_setting_stops_a_rollout_even_a_dry_run_before_any_engine_is_asked(workspace, meta):
+    import json
+
+    data = json.loads((workspace / ".meta").read_text())
+    data["metarepo"]["environments"]["staging"]["analysis"] = [{"name": "errors", "query": "up", "success": "<<1"}]
+    data["metarepo"]["environments"]["staging"]["monitoring"] = {"prometheus": "http://127.0.0.1:9"}
+    (workspace / ".meta").write_text(json.dumps(data))
+    for extra in (("--dry-run",), ()):
+        proc = meta("rollout", "staging", "--exclude", "notifications", *extra, cwd=workspace,
+                    env={"DOCKER_HOST": "unix:///nonexistent/x.sock"})
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("meta: metarepo.environments.staging.analysis[0].success: '<<1' is not a")
+        assert proc.stderr.count("\n") == 1
