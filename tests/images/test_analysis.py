@@ -33,13 +33,23 @@ def analyse(ws: Path, monitoring: dict, *, checks: list | None = None, **more) -
     git("commit", "-qam", "analysis settings", cwd=ws)
 
 
+@pytest.fixture
+def ws(docker_workspace: Path, engine) -> Path:
+    """The example fleet, pushing to a registry folder of its own: the registry outlives each test, and
+    the other tests count the tags under demo/."""
+    data = json.loads((docker_workspace / ".meta").read_text())
+    data["metarepo"]["defaults"]["registry"] = f"{engine.registry}/analysed"
+    (docker_workspace / ".meta").write_text(json.dumps(data, indent=2) + "\n")
+    git("commit", "-qam", "a registry folder of its own", cwd=docker_workspace)
+    return docker_workspace
+
+
 def steps_of(proc) -> dict[str, dict]:
     return {s["service"]: s for s in json.loads(proc.stdout)["services"]}
 
 
-def test_an_alert_firing_for_a_service_during_its_step_rolls_the_batch_back(docker_workspace: Path, engine,
+def test_an_alert_firing_for_a_service_during_its_step_rolls_the_batch_back(ws: Path, engine,
                                                                            docker_client, monitoring):
-    ws = docker_workspace
     batch = ("--include-only", "orders,billing")
     assert meta_docker(engine, "build", "--push", *batch, cwd=ws).returncode == 0
     first = meta_docker(engine, "rollout", "staging", *batch, "--json", cwd=ws)
@@ -89,9 +99,8 @@ def test_an_alert_firing_for_a_service_during_its_step_rolls_the_batch_back(dock
     assert (ws / "environments/staging.json").read_bytes() == record
 
 
-def test_an_inconclusive_query_is_handled_as_the_environment_says(docker_workspace: Path, engine, docker_client,
+def test_an_inconclusive_query_is_handled_as_the_environment_says(ws: Path, engine, docker_client,
                                                                   monitoring):
-    ws = docker_workspace
     check = {"name": "errors", "query": 'metatest_never_scraped{service="{service}",version="{version}"}',
              "success": "< 0.05", "count": 3, "interval": 0.5}
     analyse(ws, {"prometheus": monitoring.prometheus.url}, checks=[check])  # inconclusive: rollback, the default
@@ -117,9 +126,8 @@ def test_an_inconclusive_query_is_handled_as_the_environment_says(docker_workspa
     assert set(services(docker_client)) == {"orders"}
 
 
-def test_an_unreachable_prometheus_is_one_line_and_handled_as_inconclusive(docker_workspace: Path, engine,
+def test_an_unreachable_prometheus_is_one_line_and_handled_as_inconclusive(ws: Path, engine,
                                                                           docker_client):
-    ws = docker_workspace
     closed = f"http://127.0.0.1:{free_port()}"
     analyse(ws, {"prometheus": closed, "timeout": 1},
             checks=[{"name": "errors", "query": "up", "success": "== 1", "count": 10, "interval": 1}])
