@@ -148,8 +148,10 @@ def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, a
             app.skipped(name, why)
         app.echo(f"rollout {env}: nothing to deploy", err=True)
         return 0
+    from metarepo.images.gates import rollout_gates
     from metarepo.images.targets import open_target, preview_rollout
 
+    gates = rollout_gates(manifest, env)  # their settings are read now: a mistake stops even a dry run, early
     reporter = None if as_json else _RolloutReporter()
     plan, target = open_target(manifest.root, plan, dry_run=dry_run, jobs=jobs,
                                **({"reporter": reporter} if reporter else {}))
@@ -158,10 +160,8 @@ def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, a
             app.note(note)
     if dry_run:
         return _show_plan(app, plan, preview_rollout(plan, target), as_json)
-    from metarepo.images.gates import rollout_gates
     from metarepo.images.rollout import run_rollout
 
-    gates = rollout_gates(manifest, env)
     if not as_json:
         app.echo(f"rollout {env} ({plan.settings.target}, order from {plan.order_from}): "
               f"{' → '.join(r.service for r in plan.releases)}", err=True)
@@ -225,14 +225,10 @@ def _show_result(app, result) -> None:
     rows, colours = [], []
     for step in result.steps:
         mark, colour = marks[step.state]
-        rows.append([mark, step.project, step.service, step.state.value, step.detail[:100]])
+        rows.append([mark, step.project, step.service, step.state.value, _cut(step.detail, 140)])
         colours.append([colour, None, None, colour, None])
     app.table(["", "PROJECT", "SERVICE", "STATE", "DETAIL"], rows, colours)
-    for step in result.steps:
-        for m in step.measurements:
-            value = "no data" if m.value is None else m.value
-            app.echo(f"  {step.service} {m.gate} {m.check} @{m.at:.0f}s: {value} {m.reading.value}"
-                     + (f" ({m.detail})" if m.detail else ""), err=True)
+    _show_measurements(app, result.steps)
     for name, why in result.plan.skipped.items():
         app.skipped(name, why)
     for note in result.notes:
@@ -248,6 +244,34 @@ def _show_result(app, result) -> None:
     else:
         app.echo(app.style(f"rollout {env}: failed; every service this run changed was rolled back; "
                     f"environments/{env}.json is unchanged", fg="red", err=True), err=True)
+
+
+def _show_measurements(app, steps) -> None:
+    """Every reading the gates took, one row each, after the steps: when, what, and what it made of it."""
+    from metarepo.images.gates import Reading
+
+    shades = {Reading.PASSED: "green", Reading.FAILED: "red", Reading.INCONCLUSIVE: "yellow", Reading.ERROR: "yellow"}
+    rows, colours = [], []
+    for step in steps:
+        for m in step.measurements:
+            check = m.check if m.check == m.gate else f"{m.gate}/{m.check}"
+            rows.append([step.service, check, f"{m.at:.1f}s", _value(m.value), m.reading.value, m.detail])
+            colours.append([None, None, None, None, shades.get(m.reading), None])
+    if rows:
+        app.echo()
+        app.table(["SERVICE", "CHECK", "AT", "VALUE", "READING", "DETAIL"], rows, colours)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "no data"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value(v) for v in value) if value else "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _result_json(result) -> dict[str, Any]:

@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "release": ("metarepo.cli.release:release", "Release trains: plan, apply, promote, status, rollback."),
     "logs": ("metarepo.cli.logs:logs", "The selected services' logs in ENV, merged in time order."),
     "doctor": ("metarepo.cli.doctor:doctor", "The fleet scorecard: which repos follow the architecture."),
+    "monitor": ("metarepo.cli.monitor:monitor", "Prometheus targets and SLO alerting rules from the manifest."),
 }
 
 

@@ -78,4 +78,6 @@ def rollout_gates(manifest: Manifest, env: str, settings: Mapping[str, Any] | No
     Each capability that owns a kind of gate adds it here (imported lazily,
     so a rollout that needs none loads none).
     """
-    return ()
+    from metarepo.monitor.gate import analysis_gates  # metric analysis and alerts (monitor/)
+
+    return (*analysis_gates(manifest, env, settings),)
