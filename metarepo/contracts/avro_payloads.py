@@ -105,6 +105,25 @@ def find_avro_example(writer: Any, reader: Any, budget: int = 64) -> Any:
     return NO_EXAMPLE
 
 
+def valid_avro_example(schema: Any, budget: int = 64) -> Any:
+    """A datum ``schema`` (an ``avro.schema.Schema``) validates, encoded with it: its binary encoding, or
+    ``NO_EXAMPLE``."""
+    import io
+
+    from avro.io import BinaryEncoder, DatumWriter, validate
+
+    for datum in _datums(schema, 0)[:budget]:
+        if not validate(schema, datum):
+            continue
+        buffer = io.BytesIO()
+        try:
+            DatumWriter(schema).write(datum, BinaryEncoder(buffer))
+        except Exception:  # noqa: BLE001 - not encodable: not an example
+            continue
+        return buffer.getvalue()
+    return NO_EXAMPLE
+
+
 _PRIMITIVE = {"null": [None], "boolean": [True], "int": [0, 1], "long": [0, 1], "float": [0.5], "double": [0.5],
               "bytes": [b""], "string": ["a"]}
 
