@@ -78,4 +78,7 @@ def rollout_gates(manifest: Manifest, env: str, settings: Mapping[str, Any] | No
     Each capability that owns a kind of gate adds it here (imported lazily,
     so a rollout that needs none loads none).
     """
-    return ()
+    from metarepo.broker.gate import broker_gate
+
+    broker = broker_gate(manifest, env, manifest.environment(env) if settings is None else settings)
+    return (broker,) if broker is not None else ()
