@@ -1,7 +1,9 @@
 """``apply_topology``: declare what the plan says and the broker lacks; with ``prune``, remove what it lacks.
 
-Declaring is one request: what is missing, as one definitions document
-(``POST /api/definitions/VHOST``), which RabbitMQ imports additively. What
+Declaring is what is missing, as definitions documents (``POST
+/api/definitions/VHOST``, a few chunks at a time: one request for a large
+fleet would outlast the API's idle timeout), which RabbitMQ imports
+additively; the vhost is read again to confirm it all got there. What
 exists as planned is not sent again, and what exists otherwise is reported
 (it cannot be changed in place) and left alone, so applying twice changes
 nothing and applying never destroys.
@@ -22,12 +24,13 @@ from enum import Enum
 from typing import Any, Callable, Iterable
 
 from metarepo.errors import MetaError
-from metarepo.report import NULL, Reporter
 
 from metarepo.broker.client import BULK_TIMEOUT, BrokerRefused, Management, segment
 from metarepo.broker.difference import Comparison, compare
-from metarepo.broker.live import LiveBinding, LiveState, read_live
-from metarepo.broker.topology import Topology, definitions
+from metarepo.broker.live import LiveBinding, read_live
+from metarepo.broker.topology import Binding, Exchange, Queue, Topology, definitions
+
+CHUNK = 250  # declarations per definitions request: each ends well within the management API's 120 s idle timeout
 
 
 class ChangeKind(str, Enum):
@@ -63,14 +66,14 @@ class ApplyResult:
 
 
 def apply_topology(client: Management, topology: Topology, *, prune: bool = False, force: bool = False,
-                   jobs: int = 8, reporter: Reporter = NULL) -> ApplyResult:
+                   jobs: int = 8) -> ApplyResult:
     overview = client.overview()
     live = read_live(client)
     diff = compare(topology, live)
     changes = [Change(ChangeKind.DIFFERENT, m.kind, m.name, f"{m.detail}. {m.fix}") for m in diff.different]
-    changes += _declare(client, topology, diff)
+    changes += _declare(client, topology, diff, jobs)
     if prune:
-        changes += _prune(client, overview, live, diff, force, jobs, reporter)
+        changes += _prune(client, overview, diff, force, jobs)
     return ApplyResult(tuple(changes), diff.unchanged)
 
 
@@ -79,30 +82,44 @@ def binding_name(binding: Any) -> str:
     return f"{binding.source} -> {binding.destination}" + (f" ({key!r})" if key else "")
 
 
-def _declare(client: Management, topology: Topology, diff: Comparison) -> list[Change]:
+def _declare(client: Management, topology: Topology, diff: Comparison, jobs: int) -> list[Change]:
+    """What is missing, imported in chunks a few at a time: exchanges and queues, then the bindings between them.
+
+    An import skips what it cannot declare without saying so (a binding whose queue is missing), so the
+    vhost is read again afterwards: what is still missing then has failed.
+    """
     if not diff.missing:
         return []
-    wanted = [("exchange", e.name, e) for e in diff.missing_exchanges] + \
-             [("queue", q.name, q) for q in diff.missing_queues] + \
-             [("binding", binding_name(b), b) for b in diff.missing_bindings]
-    document = definitions(diff.missing_exchanges, diff.missing_queues, diff.missing_bindings)
-    try:
-        client.call("POST", f"definitions/{segment(client.vhost)}", document, timeout=BULK_TIMEOUT)
-    except BrokerRefused as exc:  # an import is not atomic: say what got there and what did not
-        after = compare(topology, read_live(client))
-        still = {("exchange", e.name) for e in after.missing_exchanges} | \
-                {("queue", q.name) for q in after.missing_queues} | \
-                {("binding", binding_name(b)) for b in after.missing_bindings}
-        return [Change(ChangeKind.FAILED, what, name, exc.reason) if (what, name) in still
-                else Change(ChangeKind.CREATED, what, name) for what, name, _ in wanted]
-    return [Change(ChangeKind.CREATED, what, name) for what, name, _ in wanted]
+    refusals: list[str] = []
+
+    def send(chunk: list[Any]) -> None:
+        document = definitions([x for x in chunk if isinstance(x, Exchange)],
+                               [x for x in chunk if isinstance(x, Queue)], [x for x in chunk if isinstance(x, Binding)])
+        try:
+            client.call("POST", f"definitions/{segment(client.vhost)}", document, timeout=BULK_TIMEOUT)
+        except BrokerRefused as exc:
+            refusals.append(exc.reason)
+
+    for phase in ([*diff.missing_exchanges, *diff.missing_queues], list(diff.missing_bindings)):
+        chunks = [phase[n:n + CHUNK] for n in range(0, len(phase), CHUNK)]
+        with ThreadPoolExecutor(max(1, min(jobs, len(chunks) or 1))) as pool:
+            list(pool.map(send, chunks))
+    after = compare(topology, read_live(client))
+    still = {("exchange", e.name) for e in after.missing_exchanges} | \
+            {("queue", q.name) for q in after.missing_queues} | \
+            {("binding", binding_name(b)) for b in after.missing_bindings}
+    why = refusals[0] if refusals else "the broker did not declare it (its log may say why)"
+    wanted = [("exchange", e.name) for e in diff.missing_exchanges] + \
+             [("queue", q.name) for q in diff.missing_queues] + \
+             [("binding", binding_name(b)) for b in diff.missing_bindings]
+    return [Change(ChangeKind.FAILED, what, name, why) if (what, name) in still
+            else Change(ChangeKind.CREATED, what, name) for what, name in wanted]
 
 
-def _prune(client: Management, overview: dict[str, Any], live: LiveState, diff: Comparison, force: bool,
-           jobs: int, reporter: Reporter) -> list[Change]:
+def _prune(client: Management, overview: dict[str, Any], diff: Comparison, force: bool, jobs: int) -> list[Change]:
     changes = _each(jobs, diff.extra_bindings, lambda b: _unbind(client, b))
     if diff.extra_queues:
-        changes += _delete_queues(client, overview, [q.name for q in diff.extra_queues], force, jobs, live)
+        changes += _delete_queues(client, overview, [q.name for q in diff.extra_queues], force, jobs)
     changes += _each(jobs, diff.extra_exchanges, lambda e: _delete(client, "exchange", e.name,
                                                                   client.vhost_path("exchanges", e.name)))
     return changes
@@ -123,8 +140,8 @@ def _delete(client: Management, what: str, name: str, path: str) -> Change:
     return Change(ChangeKind.DELETED, what, name)
 
 
-def _delete_queues(client: Management, overview: dict[str, Any], names: list[str], force: bool, jobs: int,
-                   live: LiveState) -> list[Change]:
+def _delete_queues(client: Management, overview: dict[str, Any], names: list[str], force: bool,
+                   jobs: int) -> list[Change]:
     if force:
         return _each(jobs, names, lambda n: _delete(client, "queue", n, client.vhost_path("queues", n)))
     from metarepo.broker.amqp import connected, ready

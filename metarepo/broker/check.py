@@ -19,7 +19,10 @@ from metarepo.broker.apply import binding_name
 from metarepo.broker.client import Management
 from metarepo.broker.difference import compare
 from metarepo.broker.live import read_live
-from metarepo.broker.topology import Topology
+from metarepo.broker.topology import QueueRole, Topology
+
+_ROLES = {QueueRole.WORK: "work queue", QueueRole.ATTEMPT: "attempt queue", QueueRole.RETRY: "retry queue",
+          QueueRole.ERRORS: "error queue"}
 
 
 class DriftKind(str, Enum):
@@ -65,17 +68,15 @@ def check_broker(client: Management, topology: Topology) -> CheckResult:
     live = read_live(client)
     diff = compare(topology, live)
     owners = {q.name: q for q in topology.queues}
-    drifts = [Drift(DriftKind.MISSING_EXCHANGE, "exchange", e.name, f"{e.type} exchange")
-              for e in diff.missing_exchanges]
+    drifts = [Drift(DriftKind.MISSING_EXCHANGE, "exchange", e.name, e.type) for e in diff.missing_exchanges]
     for queue in diff.missing_queues:
         of = f" of {queue.message.label}" if queue.message is not None else ""
-        drifts.append(Drift(DriftKind.MISSING_QUEUE, "queue", queue.name, f"{queue.role.value} queue{of}",
+        drifts.append(Drift(DriftKind.MISSING_QUEUE, "queue", queue.name, f"{_ROLES[queue.role]}{of}",
                             queue.consumer))
     for binding in diff.missing_bindings:
         owner = owners[binding.destination]
-        of = f" for {owner.message.label}" if owner.message is not None else ""
-        drifts.append(Drift(DriftKind.MISSING_BINDING, "binding", binding_name(binding), f"binding{of}",
-                            owner.consumer))
+        drifts.append(Drift(DriftKind.MISSING_BINDING, "binding", binding_name(binding),
+                            owner.message.label if owner.message is not None else "", owner.consumer))
     drifts += [Drift(DriftKind.DIFFERENT, m.kind, m.name, f"{m.detail}. {m.fix}", m.consumer)
                for m in diff.different]
     fleet_exchanges = {p.exchange for p in topology.publishers} | {r.exchange for r in topology.routes}

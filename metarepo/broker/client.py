@@ -136,6 +136,5 @@ def _answer_reason(response: Any) -> str:
         body = response.json()
     except ValueError:
         return printable(response.text.strip().splitlines()[0][:200]) if response.text.strip() else "no reason given"
-    if isinstance(body, dict):
-        return printable(str(body.get("reason") or body.get("error") or body)[:300].strip())
-    return printable(str(body)[:300])
+    text = str(body.get("reason") or body.get("error") or body) if isinstance(body, dict) else str(body)
+    return printable((text.strip().splitlines() or ["no reason given"])[0][:300])

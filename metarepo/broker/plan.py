@@ -51,9 +51,11 @@ _SAFE_DEAD_LETTERS = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "
 
 
 def broker_name(project: str, settings: Mapping[str, Any] | None = None) -> str:
-    """A consumer's name in its queues' names: the project's ``service`` setting, else its folder's last name."""
-    name = (settings or {}).get("service")
-    return name if isinstance(name, str) and name else project.rsplit("/", 1)[-1]
+    """A consumer's name in its queues' names: its name in the cluster (``images.release.service_name``'s rule:
+    the ``service`` setting, else the image's last name, else the folder's)."""
+    settings = settings or {}
+    name = settings.get("service") or settings.get("image") or project
+    return str(name).rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)

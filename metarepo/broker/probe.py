@@ -104,8 +104,12 @@ def _probe_one(channel: Any, live: LiveState, run: str, number: int, publisher: 
     exchange = live.exchanges.get(publisher.exchange)
     if exchange is None:
         return _with(base, error=f"exchange {publisher.exchange!r} is missing (run `meta broker apply`)")
-    catching = [b for b in live.bindings if b.source == publisher.exchange and not b.destination.startswith(PROBE_PREFIX)
-                and routing.routes(exchange.type, b.routing_key, probe_key)]
+    if exchange.type not in ("topic", "direct"):
+        return _with(base, error=f"exchange {publisher.exchange!r} is {exchange.type} on the broker, not "
+                                 "topic or direct (see `meta broker check`)")
+    catching = [b for b in live.bindings if b.source == publisher.exchange
+                and not b.destination.startswith(PROBE_PREFIX) and routing.routes(exchange.type, b.routing_key,
+                                                                                 probe_key)]
     if catching:
         b = catching[0]
         return _with(base, error=f"not published: {b.destination!r}'s binding {b.routing_key!r} on "

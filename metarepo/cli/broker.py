@@ -115,8 +115,10 @@ def apply(ctx: click.Context, env: str, prune: bool, force: bool, jobs: int, as_
                 app.done(f"{change.kind.value} {change.what} {change.name}")
         elif change.kind is ChangeKind.KEPT:
             app.skipped(f"{change.what} {change.name}", f"kept, {change.detail}")
-        else:
-            app.failed(line, change.kind.value if change.kind is ChangeKind.FAILED else "arguments differ")
+        elif change.kind is ChangeKind.DIFFERENT:
+            app.failed(line, "arguments differ")
+        elif _shown(listed, (change.kind.value, change.what), app):
+            app.failed(line, "not declared")
     _more(listed, app)
     counts = [f"{result.count(k)} {k.value}" for k in ChangeKind if result.count(k)]
     app.echo(f"apply {env}: {', '.join(counts + [f'{result.unchanged} unchanged'])}", err=True)
@@ -142,18 +144,23 @@ def check(ctx: click.Context, env: str, as_json: bool) -> int:
     listed: dict[tuple[str, str], int] = {}
     for drift in result.drifts:
         who = f"{drift.consumer}: " if drift.consumer else ""
-        text = f"{who}{drift.kind.value}: {drift.what} {drift.name}" + (f" ({drift.detail})" if drift.detail else "")
+        what = f"{drift.kind.value} {drift.name}" if drift.kind.missing else \
+            f"{drift.kind.value}: {drift.what} {drift.name}"
+        text = f"{who}{what}" + (f" ({drift.detail})" if drift.detail else "")
+        if not _shown(listed, (drift.kind.value, drift.what), app):
+            continue
         if drift.kind.missing:
             app.echo(app.style(f"✗ {text}", fg="red"))
         elif drift.kind is DriftKind.NOT_PLANNED:
-            if _shown(listed, (drift.kind.value, drift.what), app):
-                app.echo(app.style(f"· {text}", dim=True))
+            app.echo(app.style(f"· {text}", dim=True))
         else:
             app.echo(app.style(f"! {text}", fg="yellow"))
     _more(listed, app)
     missing = sum(1 for d in result.drifts if d.kind.missing)
     others = len(result.drifts) - missing
     app.echo(f"check {env}: {result.in_step} in step, {missing} missing or different, {others} other", err=True)
+    if any(d.kind.missing and d.kind is not DriftKind.DIFFERENT for d in result.drifts):
+        app.info(f"`meta broker apply {env}` declares what is missing")
     return 0 if result.ok else 1
 
 
@@ -207,5 +214,5 @@ def _shown(listed: dict[tuple[str, str], int], kind: tuple[str, str], app: Any) 
 def _more(listed: dict[tuple[str, str], int], app: Any) -> None:
     for (change, what), count in listed.items():
         if count > _LISTED:
-            app.echo(app.style(f"  ... and {count - _LISTED} more {what}s {change} (--json lists them all)",
+            app.echo(app.style(f"  ... and {count - _LISTED} more: {change} ({what}s; --json lists them all)",
                                dim=True))

@@ -50,8 +50,9 @@ def test_check_finds_a_deleted_binding_and_apply_puts_it_back(broker: Broker, br
 
     proc = meta(broker, ws, "check", "staging")
     assert proc.returncode == 1
-    assert ("✗ services/shipping: missing binding: binding events -> shipping.order.created ('order.created') "
-            "(binding for order.created)") in proc.stdout
+    assert ("✗ services/shipping: missing binding events -> shipping.order.created ('order.created') "
+            "(order.created)") in proc.stdout
+    assert "`meta broker apply staging` declares what is missing" in proc.stderr
     doc = json.loads(meta(broker, ws, "check", "staging", "--json").stdout)
     assert not doc["ok"]
     assert [(d["kind"], d["consumer"]) for d in doc["drift"]] == [("missing_binding", "services/shipping")]
@@ -125,3 +126,14 @@ def test_a_queue_declared_with_other_arguments_is_reported_not_deleted(broker: B
     assert broker.ready(["billing.order.created"]) == {"billing.order.created": 1}
     assert "billing.order.created.attempt-2" in broker.names("queues")  # the rest was declared
     assert meta(broker, ws, "check", "staging").returncode == 1
+
+
+def test_declarations_the_broker_refuses_are_reported_as_failed(broker: Broker, broker_workspace: Path):
+    assert broker.api("vhost-limits/{vhost}/max-queues", "PUT", {"value": 10}).status == 204
+    proc = meta(broker, broker_workspace, "apply", "staging")
+    assert proc.returncode == 1
+    assert "✗ queue billing.order.created: Adding 39 queue(s) to virtual host" in proc.stderr
+    assert "would exceed the limit of 10 queue(s).: not declared" in proc.stderr
+    assert "... and 29 more: failed (queues; --json lists them all)" in proc.stdout
+    doc = json.loads(meta(broker, broker_workspace, "apply", "staging", "--json").stdout)
+    assert not doc["ok"] and {c["change"] for c in doc["changes"] if c["what"] == "queue"} == {"failed"}

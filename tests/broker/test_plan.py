@@ -193,3 +193,12 @@ def test_a_bad_broker_setting_is_one_line_naming_the_key(workspace: Path, settin
 def test_an_environment_without_a_broker_is_told_so(workspace: Path):
     proc = plan(workspace)
     assert proc.returncode == 2 and "environment 'staging' has no broker" in proc.stderr
+
+
+def test_the_example_manifests_broker_setting_is_valid():
+    from metarepo.broker.settings import BrokerSettings, Retry, broker_settings
+
+    example = json.loads((Path(__file__).resolve().parents[2] / ".meta.example").read_text())["metarepo"]
+    assert broker_settings("staging", example["environments"]["staging"]) == BrokerSettings(
+        "staging", "http://rabbit.staging.acme.io:15672", "/", "events", Retry(3, 10000))
+    assert broker_settings("production", example["environments"]["production"]) is None
