@@ -64,13 +64,15 @@ class _Exchanged:
     owner: str  # who made it this: a party, or the environment's setting
 
 
-def plan_topology(flows: Sequence[Flow], settings: BrokerSettings,
+def plan_topology(flows: Sequence[Flow], settings: BrokerSettings | None = None,
                   names: Mapping[str, str] | None = None) -> Topology:
-    """The topology for ``flows`` (``contracts.graph.flows``) on the broker of ``settings``.
+    """The topology for ``flows`` (``contracts.graph.flows``) on the broker of ``settings`` (the defaults:
+    exchange ``events``, 3 attempts, when None: the queues and bindings any broker would get).
 
     ``names``: project -> its name in queue names (``broker_name``); a project
     missing from it is named by its folder's last name. Pure: no I/O.
     """
+    settings = settings or BrokerSettings(environment="(default)", url="")
     names = dict(names or {})
     default = Exchange(settings.exchange)
     check_name("exchange", default.name, f"metarepo.environments.{settings.environment}.broker.exchange")

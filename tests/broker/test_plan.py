@@ -202,3 +202,21 @@ def test_the_example_manifests_broker_setting_is_valid():
     assert broker_settings("staging", example["environments"]["staging"]) == BrokerSettings(
         "staging", "http://rabbit.staging.acme.io:15672", "/", "events", Retry(3, 10000))
     assert broker_settings("production", example["environments"]["production"]) is None
+
+
+def test_the_plan_is_a_pure_function_of_the_graph(workspace: Path):
+    """What `meta doctor` asks: every consumed message's producers, each consumer's queues, with no broker."""
+    from metarepo.broker.plan import plan_topology
+    from metarepo.contracts.fleet import load_fleet
+    from metarepo.contracts.graph import build_graph, flows
+    from metarepo.manifest import load_manifest
+
+    (workspace / "services/gateway/contracts.yaml").write_text(
+        "consumes:\n  invoice.sent:\n    schema: {type: object}\n")
+    contracts, _ = load_fleet(load_manifest(workspace).projects)
+    topology = plan_topology(flows(build_graph(contracts)))
+    assert [(m.label, c) for m, c in topology.unpublished] == [("invoice.sent", "services/gateway")]
+    assert [r.queue for r in topology.routes_of("services/orders")] == ["orders.payment.settled",
+                                                                        "orders.shipment.dispatched"]
+    assert not topology.routes_of("services/gateway")
+    assert {q.name for q in topology.queues_of("services/billing")} >= {"billing.order.created", "billing.errors"}
