@@ -30,7 +30,8 @@ from metarepo.broker.difference import Comparison, compare
 from metarepo.broker.live import LiveBinding, read_live
 from metarepo.broker.topology import Binding, Exchange, Queue, Topology, definitions
 
-CHUNK = 250  # declarations per definitions request: each ends well within the management API's 120 s idle timeout
+CHUNK = 500  # declarations per definitions request: each ends well within the management API's 120 s idle timeout
+IMPORTS_AT_ONCE = 2  # the broker declares one import's queues in parallel already; more at once only adds load
 
 
 class ChangeKind(str, Enum):
@@ -68,8 +69,7 @@ class ApplyResult:
 def apply_topology(client: Management, topology: Topology, *, prune: bool = False, force: bool = False,
                    jobs: int = 8) -> ApplyResult:
     overview = client.overview()
-    live = read_live(client)
-    diff = compare(topology, live)
+    diff = compare(topology, read_live(client))
     changes = [Change(ChangeKind.DIFFERENT, m.kind, m.name, f"{m.detail}. {m.fix}") for m in diff.different]
     changes += _declare(client, topology, diff, jobs)
     if prune:
@@ -102,7 +102,7 @@ def _declare(client: Management, topology: Topology, diff: Comparison, jobs: int
 
     for phase in ([*diff.missing_exchanges, *diff.missing_queues], list(diff.missing_bindings)):
         chunks = [phase[n:n + CHUNK] for n in range(0, len(phase), CHUNK)]
-        with ThreadPoolExecutor(max(1, min(jobs, len(chunks) or 1))) as pool:
+        with ThreadPoolExecutor(max(1, min(jobs, IMPORTS_AT_ONCE, len(chunks) or 1))) as pool:
             list(pool.map(send, chunks))
     after = compare(topology, read_live(client))
     still = {("exchange", e.name) for e in after.missing_exchanges} | \
@@ -126,10 +126,20 @@ def _prune(client: Management, overview: dict[str, Any], diff: Comparison, force
 
 
 def _unbind(client: Management, binding: LiveBinding) -> Change:
+    """Delete one binding by the name the API gives it (its ``properties_key``, asked for: it encodes the key)."""
     kind = "q" if binding.destination_type == "queue" else "e"
-    path = "/".join([client.vhost_path("bindings"), "e", segment(binding.source), kind,
-                     segment(binding.destination), segment(binding.properties_key or "~")])
-    return _delete(client, "binding", binding_name(binding), path)
+    between = "/".join([client.vhost_path("bindings"), "e", segment(binding.source), kind,
+                        segment(binding.destination)])
+    name = binding_name(binding)
+    try:
+        listed = client.call("GET", between) or ()
+    except BrokerRefused as exc:
+        return Change(ChangeKind.FAILED, "binding", name, exc.reason)
+    keys = [b.get("properties_key") for b in listed
+            if b.get("routing_key") == binding.routing_key and (b.get("arguments") or {}) == dict(binding.arguments)]
+    if not keys:
+        return Change(ChangeKind.DELETED, "binding", name)  # gone already
+    return _delete(client, "binding", name, f"{between}/{segment(keys[0])}")
 
 
 def _delete(client: Management, what: str, name: str, path: str) -> Change:

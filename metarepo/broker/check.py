@@ -65,7 +65,7 @@ class CheckResult:
 
 def check_broker(client: Management, topology: Topology) -> CheckResult:
     client.overview()
-    live = read_live(client)
+    live = read_live(client, counts=True)
     diff = compare(topology, live)
     owners = {q.name: q for q in topology.queues}
     drifts = [Drift(DriftKind.MISSING_EXCHANGE, "exchange", e.name, e.type) for e in diff.missing_exchanges]

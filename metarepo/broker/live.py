@@ -1,4 +1,4 @@
-"""What one vhost of the broker holds now, read in three calls (exchanges, queues, bindings) at once.
+"""What one vhost of the broker holds now: its definitions, and, when asked, its queues' statistics.
 
 Message counts come from the management API's statistics, which RabbitMQ
 refreshes every few seconds (``collect_statistics_interval``); they are for
@@ -8,11 +8,10 @@ broker itself to refuse a queue that is not empty (``if-empty=true``).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from metarepo.broker.client import Management
+from metarepo.broker.client import Management, segment
 
 PROBE_PREFIX = "meta-probe."  # the probe's temporary queues: never anyone's, never pruned
 
@@ -55,7 +54,6 @@ class LiveBinding:
     destination_type: str
     routing_key: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
-    properties_key: str = ""  # what the API's DELETE of this binding names it by
 
 
 @dataclass(frozen=True)
@@ -70,22 +68,24 @@ class LiveState:
                 if b.destination_type == "queue" and not b.arguments}
 
 
-def read_live(client: Management) -> LiveState:
-    with ThreadPoolExecutor(3) as pool:
-        exchanges = pool.submit(client.call, "GET", client.vhost_path("exchanges"),
-                                params={"columns": "name,type,durable,auto_delete,internal,arguments"})
-        queues = pool.submit(client.call, "GET", client.vhost_path("queues"),
-                             params={"columns": "name,durable,auto_delete,exclusive,arguments,messages,consumers"})
-        bindings = pool.submit(client.call, "GET", client.vhost_path("bindings"))
-        raw_exchanges, raw_queues, raw_bindings = exchanges.result(), queues.result(), bindings.result()
+def read_live(client: Management, *, counts: bool = False) -> LiveState:
+    """The vhost's exchanges, queues and bindings, from its definitions (the broker's own records: cheap);
+    with ``counts``, each queue's statistics too (messages, consumers: the management API's, dearer)."""
+    raw = client.call("GET", f"definitions/{segment(client.vhost)}") or {}
+    stats: dict[str, dict[str, Any]] = {}
+    if counts:
+        listed = client.call("GET", client.vhost_path("queues"),
+                             params={"columns": "name,exclusive,messages,consumers"}) or ()
+        stats = {q["name"]: q for q in listed}
     return LiveState(
         exchanges={e["name"]: LiveExchange(e["name"], e.get("type", ""), bool(e.get("durable")),
                                            bool(e.get("auto_delete")), bool(e.get("internal")),
-                                           e.get("arguments") or {}) for e in raw_exchanges or ()},
+                                           e.get("arguments") or {}) for e in raw.get("exchanges") or ()},
         queues={q["name"]: LiveQueue(q["name"], bool(q.get("durable")), bool(q.get("auto_delete")),
-                                     bool(q.get("exclusive")), q.get("arguments") or {}, q.get("messages"),
-                                     q.get("consumers")) for q in raw_queues or ()},
+                                     bool(stats.get(q["name"], {}).get("exclusive")), q.get("arguments") or {},
+                                     stats.get(q["name"], {}).get("messages"),
+                                     stats.get(q["name"], {}).get("consumers")) for q in raw.get("queues") or ()},
         bindings=tuple(LiveBinding(b.get("source", ""), b.get("destination", ""), b.get("destination_type", ""),
-                                   b.get("routing_key", ""), b.get("arguments") or {}, b.get("properties_key", ""))
-                       for b in raw_bindings or () if b.get("source")),  # the default exchange's are implicit
+                                   b.get("routing_key", ""), b.get("arguments") or {})
+                       for b in raw.get("bindings") or () if b.get("source")),  # the default exchange's: implicit
     )

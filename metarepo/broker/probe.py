@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
-from metarepo.errors import UsageError, printable
+from metarepo.errors import EngineUnavailable, UsageError, printable
 
 from metarepo.broker import routing
 from metarepo.broker.amqp import connected
 from metarepo.broker.client import Management
-from metarepo.broker.live import PROBE_PREFIX, LiveState, read_live
+from metarepo.broker.live import PROBE_PREFIX, LiveBinding, LiveState, read_live
 from metarepo.broker.payloads import example_payload
 from metarepo.broker.topology import MAX_NAME_BYTES, Publisher, Route, Topology
 from metarepo.contracts.model import Message
@@ -75,16 +75,25 @@ def probe_broker(client: Management, topology: Topology, contracts: Mapping[str,
                  messages: Sequence[Message], *, timeout: float = 5.0) -> tuple[ProbeOutcome, ...]:
     overview = client.overview()
     live = read_live(client)
+    exchanges = {p.exchange for p in topology.publishers if p.message in messages}
+    live = replace(live, bindings=tuple(b for e in sorted(exchanges) if e in live.exchanges
+                                        for b in _bindings_from(client, e)))
     run = f"{PROBE_PREFIX}{secrets.token_hex(4)}."
     outcomes: list[ProbeOutcome] = []
+    import pika
+
     with connected(client, overview) as connection:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        for message in messages:
-            routes = topology.consumers_of(message)
-            for publisher in (p for p in topology.publishers if p.message == message):
-                outcomes.append(_probe_one(channel, live, run, len(outcomes), publisher, routes, contracts,
-                                           timeout))
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            for message in messages:
+                routes = topology.consumers_of(message)
+                for publisher in (p for p in topology.publishers if p.message == message):
+                    outcomes.append(_probe_one(channel, live, run, len(outcomes), publisher, routes, contracts,
+                                               timeout))
+        except pika.exceptions.AMQPError as exc:  # the connection or channel went away mid-probe
+            raise EngineUnavailable(f"broker {client.url}: the probe's AMQP channel failed: "
+                                    f"{printable(str(exc) or type(exc).__name__)[:200]}") from None
     return tuple(outcomes)
 
 
@@ -125,6 +134,10 @@ def _probe_one(channel: Any, live: LiveState, run: str, number: int, publisher: 
         if not keys:
             missed.append((route.consumer, f"its queue {route.queue!r} is not bound to {route.exchange!r}"))
             continue
+        too_long = [k for k in keys if len(f"{run}{k}".encode()) > MAX_NAME_BYTES]
+        if too_long:
+            missed.append((route.consumer, f"its binding key {too_long[0]!r} is too long to probe under a prefix"))
+            continue
         name = f"{run}{number}.{n}"
         channel.queue_declare(name, exclusive=True, auto_delete=True)
         for bound in keys:
@@ -137,8 +150,8 @@ def _probe_one(channel: Any, live: LiveState, run: str, number: int, publisher: 
                                       headers={"x-meta-probe": run.rstrip(".")}, delivery_mode=1)
     try:
         channel.basic_publish(publisher.exchange, probe_key, payload.body, properties, mandatory=True)
-    except pika.exceptions.UnroutableError:
-        pass  # routed nowhere: every probe queue stays empty and says so below
+    except (pika.exceptions.UnroutableError, pika.exceptions.NackError):
+        pass  # routed nowhere (or refused): every probe queue stays empty and says so below
     reached = _arrivals(channel, queues, message_id, timeout)
     for consumer, name in queues.items():
         if consumer not in reached:
@@ -170,9 +183,15 @@ def _arrivals(channel: Any, queues: dict[str, str], message_id: str, timeout: fl
 
 
 def _with(base: ProbeOutcome, **changes: Any) -> ProbeOutcome:
-    from dataclasses import replace
-
     missed = changes.pop("missed", None)
     if missed is not None:
         changes["missed"] = tuple(sorted(missed))
     return replace(base, **changes)
+
+
+def _bindings_from(client: Management, exchange: str) -> list[LiveBinding]:
+    """Every binding from ``exchange``, those to other connections' exclusive queues too (which a vhost's
+    definitions leave out): the probe must know every queue its message could reach."""
+    listed = client.call("GET", client.vhost_path("exchanges", exchange) + "/bindings/source") or ()
+    return [LiveBinding(b.get("source", ""), b.get("destination", ""), b.get("destination_type", ""),
+                        b.get("routing_key", ""), b.get("arguments") or {}) for b in listed]
