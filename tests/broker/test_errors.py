@@ -74,7 +74,7 @@ def test_the_password_is_never_printed(broker: Broker, broker_workspace: Path):
 def test_no_traceback_or_error_carries_the_password(broker: Broker, broker_workspace: Path):
     """A bug's traceback, printed by the error boundary, and the errors' whole chains, formatted."""
     crash = ("import sys; import metarepo.broker.live as live\n"
-             "def broken(client): raise RuntimeError('a bug, for the test')\n"
+             "def broken(client, **options): raise RuntimeError('a bug, for the test')\n"
              "live.read_live = broken\n"
              "from metarepo.cli.main import main\n"
              "sys.argv = ['meta', 'broker', 'check', 'staging']\n"
