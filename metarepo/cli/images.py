@@ -148,7 +148,7 @@ def rollout(ctx: click.Context, env: str, registry: str | None, dry_run: bool, a
             app.skipped(name, why)
         app.echo(f"rollout {env}: nothing to deploy", err=True)
         return 0
-    from metarepo.images.gates import rollout_gates
+    from metarepo.release.gates import rollout_gates
     from metarepo.images.targets import open_target, preview_rollout
 
     gates = rollout_gates(manifest, env)  # their settings are read now: a mistake stops even a dry run, early

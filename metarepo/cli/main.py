@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("metarepo.cli.logs:logs", "The selected services' logs in ENV, merged in time order."),
     "doctor": ("metarepo.cli.doctor:doctor", "The fleet scorecard: which repos follow the architecture."),
     "monitor": ("metarepo.cli.monitor:monitor", "Prometheus targets and SLO alerting rules from the manifest."),
+    "broker": ("metarepo.cli.broker:broker", "The message broker's queues and retries, from the contract graph."),
 }
 
 

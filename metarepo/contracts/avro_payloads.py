@@ -87,22 +87,36 @@ def find_avro_example(writer: Any, reader: Any, budget: int = 64) -> Any:
     """A datum the writer can encode and the reader fails to decode (tried for real), or NO_EXAMPLE."""
     import io
 
-    from avro.io import BinaryDecoder, BinaryEncoder, DatumReader, DatumWriter, validate
+    from avro.io import BinaryDecoder, DatumReader
 
-    for datum in _datums(writer, 0)[:budget]:
-        if not validate(writer, datum):
-            continue
-        buffer = io.BytesIO()
+    for datum, encoded in _encodable(writer, budget):
         try:
-            DatumWriter(writer).write(datum, BinaryEncoder(buffer))
-        except Exception:  # noqa: BLE001 - not encodable: not an example
-            continue
-        buffer.seek(0)
-        try:
-            DatumReader(writer, reader).read(BinaryDecoder(buffer))
+            DatumReader(writer, reader).read(BinaryDecoder(io.BytesIO(encoded)))
         except Exception:  # noqa: BLE001 - the reader cannot resolve it: that is the proof
             return datum
     return NO_EXAMPLE
+
+
+def valid_avro_example(schema: Any, budget: int = 64) -> Any:
+    """A datum ``schema`` (an ``avro.schema.Schema``) validates, in its binary encoding; or ``NO_EXAMPLE``."""
+    return next((encoded for _, encoded in _encodable(schema, budget)), NO_EXAMPLE)
+
+
+def _encodable(schema: Any, budget: int) -> Any:
+    """(datum, its binary encoding) for each of a few data ``schema`` validates and encodes."""
+    import io
+
+    from avro.io import BinaryEncoder, DatumWriter, validate
+
+    for datum in _datums(schema, 0)[:budget]:
+        if not validate(schema, datum):
+            continue
+        buffer = io.BytesIO()
+        try:
+            DatumWriter(schema).write(datum, BinaryEncoder(buffer))
+        except Exception:  # noqa: BLE001 - not encodable: not an example
+            continue
+        yield datum, buffer.getvalue()
 
 
 _PRIMITIVE = {"null": [None], "boolean": [True], "int": [0, 1], "long": [0, 1], "float": [0.5], "double": [0.5],

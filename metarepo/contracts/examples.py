@@ -9,6 +9,9 @@ accepts and the reader rejects is ever shown. If none is found, there is no
 example: nothing is made up. Candidates stay small (``bounds``): repeats are
 capped and a candidate longer than ``MAX_EXAMPLE_CHARS`` as JSON is skipped;
 when a pattern runs out of time the search stops with no example.
+
+``valid_example`` uses the same candidates for a message one schema accepts
+(what ``meta broker probe`` publishes).
 """
 
 from __future__ import annotations
@@ -67,6 +70,25 @@ def find_example(writer_root: Any, reader_root: Any, changes: Iterable[Change]) 
             if writer_ok(candidate) and not reader_ok(candidate):
                 return candidate
     except Undecidable:  # a pattern ran out of time: no example, rather than a wait
+        pass
+    return NO_EXAMPLE
+
+
+def valid_example(root: Any) -> Any:
+    """A message ``root`` accepts (validated with ``jsonschema``), built from its own examples, defaults,
+    enums and bounds; ``NO_EXAMPLE`` when none of the candidates is valid within the budget."""
+    import json
+
+    accepts = validator(root)
+    try:
+        for candidate in _Generator(root).values(root)[:_BUDGET]:
+            try:
+                size = len(json.dumps(candidate, default=str))
+            except (TypeError, ValueError, RecursionError):
+                continue
+            if size <= MAX_EXAMPLE_CHARS and accepts(candidate):
+                return candidate
+    except Undecidable:
         pass
     return NO_EXAMPLE
 

@@ -10,8 +10,10 @@ the whole batch back as it does for a failed health check; its measurements
 are kept in the step for the report.
 
 Gates are made from the environment's settings by the capability that owns
-them (``monitor``, ``broker``); ``rollout_gates`` collects them, so ``meta
-rollout`` and release trains gate alike.
+them (``monitor``, ``broker``), which import these types from here;
+``release.gates.rollout_gates``, a layer above both, collects them, so
+``meta rollout`` and release trains gate alike and ``images`` never imports
+the capabilities that gate it.
 """
 
 from __future__ import annotations
@@ -70,14 +72,3 @@ class Gate(Protocol):
 
     def after(self, release: Release, reporter: Reporter = NULL) -> Verdict:
         """Asked once ``release`` is live and healthy; a failed verdict rolls the batch back."""
-
-
-def rollout_gates(manifest: Manifest, env: str, settings: Mapping[str, Any] | None = None) -> Sequence[Gate]:
-    """The gates environment ``env`` of ``manifest`` asks for, in the order they are asked.
-
-    Each capability that owns a kind of gate adds it here (imported lazily,
-    so a rollout that needs none loads none).
-    """
-    from metarepo.monitor.gate import analysis_gates  # metric analysis and alerts (monitor/)
-
-    return (*analysis_gates(manifest, env, settings),)

@@ -9,7 +9,7 @@
 3. Each image built once and pushed (``images.build``); each train
    project's image and digest is what the train records.
 4. Unless ``--no-rollout``, the rollout to ENV in the planner's order, gated
-   as ``meta rollout`` is (``images.gates.rollout_gates``); a failure rolls
+   as ``meta rollout`` is (``release.gates.rollout_gates``); a failure rolls
    the batch back.
 5. ``releases/NAME.json``, committed: ``released``, or ``failed`` when a build
    or the rollout failed after the tags were pushed.
@@ -158,7 +158,7 @@ def _build(manifest: Manifest, projects: Sequence[Project], train: Train, result
 def _roll_out(manifest: Manifest, train: Train, result: ApplyResult, env: str, *, registry: str | None, jobs: int,
               reporter: Reporter) -> tuple[ApplyResult, Train]:
     """The train's images to ENV, pinned to the digests just built, in the planner's order."""
-    from metarepo.images.gates import rollout_gates
+    from metarepo.release.gates import rollout_gates
     from metarepo.images.pinned import Pin, open_pinned_target, plan_pinned_rollout
     from metarepo.images.release import RolloutFailed
     from metarepo.images.rollout import run_rollout

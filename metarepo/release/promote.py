@@ -38,7 +38,7 @@ def _pins(manifest: Manifest, entries: Sequence[TrainEntry]) -> list[Any]:
 
 
 def _run(manifest: Manifest, env: str, plan: Any, *, jobs: int, reporter: Reporter) -> Any:
-    from metarepo.images.gates import rollout_gates
+    from metarepo.release.gates import rollout_gates
     from metarepo.images.pinned import open_pinned_target
     from metarepo.images.rollout import run_rollout
 

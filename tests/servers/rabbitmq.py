@@ -65,13 +65,14 @@ class RabbitMQ:
 
 
 @contextlib.contextmanager
-def running_rabbitmq(seconds: float = 120) -> Iterator[RabbitMQ]:
+def running_rabbitmq(seconds: float = 120, config: str = "") -> Iterator[RabbitMQ]:
+    """``config``: more lines for rabbitmq.conf (the benchmarks' longer HTTP timeouts, say)."""
     owner = "rabbitmq" if os.geteuid() == 0 else None  # as root, drop to the package's user like its wrapper
     with temp_dir("rabbitmq") as base:
         amqp, management, dist, epmd_port = free_port(), free_port(), free_port(), free_port()
         password = secrets.token_urlsafe(24)
         node = f"metatest-{secrets.token_hex(4)}@localhost"
-        _write_files(base, amqp, management, password, owner)
+        _write_files(base, amqp, management, password, owner, config)
         env = _environment(base, node, dist, epmd_port)
         epmd = [installed("epmd") or "epmd", "-port", str(epmd_port), "-address", "127.0.0.1"]
         with running(epmd, what="epmd", log=base / "epmd.log", cwd=base, env=env, user=owner, seconds=30,
@@ -89,7 +90,8 @@ def _overview(port: int, password: str) -> bool:
     return False
 
 
-def _write_files(base: Path, amqp: int, management: int, password: str, owner: str | None) -> None:
+def _write_files(base: Path, amqp: int, management: int, password: str, owner: str | None,
+                 config: str = "") -> None:
     for folder in ("mnesia", "log", "conf.d"):
         (base / folder).mkdir()
     (base / "rabbitmq.conf").write_text(
@@ -99,7 +101,7 @@ def _write_files(base: Path, amqp: int, management: int, password: str, owner: s
         f"default_user = {USER}\n"
         f"default_pass = {password}\n"
         "log.console = false\n"
-        "log.file.level = info\n")
+        "log.file.level = info\n" + config)
     (base / "rabbitmq.conf").chmod(0o600)
     (base / "advanced.config").write_text("[].\n")
     (base / "rabbitmq-env.conf").write_text("")  # instead of /etc/rabbitmq/rabbitmq-env.conf
