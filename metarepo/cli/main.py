@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("metarepo.cli.hosting:import_", "Add a hosting organisation's repos to .meta."),
     "build": ("metarepo.cli.images:build", "Build (and push) Docker images of selected projects."),
     "rollout": ("metarepo.cli.images:rollout", "Roll images out to Swarm or Kubernetes, health-gated."),
+    "proxy": ("metarepo.cli.proxy:proxy", "Render and check the edge proxy's routes (HAProxy, nginx, Traefik)."),
 }
 
 
