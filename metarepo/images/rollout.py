@@ -30,7 +30,7 @@ from metarepo.report import NULL, Reporter
 from metarepo.runner import run_parallel
 
 from metarepo.images.gates import Gate, Measurement
-from metarepo.images.release import (Applied, EnvironmentSettings, Release, RolloutFailed, Target,
+from metarepo.images.release import (KUBERNETES, Applied, EnvironmentSettings, Release, RolloutFailed, Target,
                                      environment_settings, service_name)
 
 class StepState(Enum):
@@ -141,6 +141,7 @@ def plan_rollout(manifest: Manifest, env: str, projects: Sequence[Project], *, r
         else:
             skipped[str(outcome.key)] = f"cannot read its commit: {outcome.reason}"
     _refuse_duplicates(releases.values())
+    _check_networking(manifest, settings, list(releases.values()))
     order, order_from = _order(manifest, env, list(releases))
     return RolloutPlan(settings, tuple(releases[n] for n in order), skipped, order_from, tuple(notes))
 
@@ -154,6 +155,21 @@ def _refuse_duplicates(releases: Any) -> None:
             raise ManifestError(f"{release.project} and {seen[release.service]} would both be service "
                                 f"{release.service!r}", key=f"metarepo.projects.{release.project}.service")
         seen[release.service] = release.project
+
+
+def _check_networking(manifest: Manifest, settings: EnvironmentSettings, releases: list[Release]) -> None:
+    """Routes, published ports and the proxy checked (bad input, exit 2) before any engine is asked."""
+    from metarepo.proxy.settings import fleet_routes, proxy_of
+
+    if proxy_of(settings.name, settings.raw) is not None:
+        fleet_routes(manifest.projects)  # two projects claiming one host and path, anywhere in the fleet
+    if settings.target == KUBERNETES:
+        return
+    from metarepo.images.swarm_network import check_networking, environment_networking
+    from metarepo.images.swarm_tasks import node_engines_setting
+
+    check_networking(releases, environment_networking(settings.name, settings.raw))
+    node_engines_setting(settings.name, settings.raw)
 
 
 def _order(manifest: Manifest, env: str, names: list[str]) -> tuple[list[str], str]:
