@@ -14,6 +14,12 @@ failure (``docker stack deploy`` exits 0 after a rollback: docker/cli#6752).
 ``roll_back`` re-applies the spec that ran before, or removes a service
 this run created: Swarm has no stack-wide rollback (moby#34712), so the
 rollout does it service by service.
+
+The networking part of a spec (networks, endpoint, route labels) comes from
+``swarm_network.py``; why a task failed is read from the node that ran it
+by ``swarm_tasks.py``, which also spots an update Swarm can never finish (a
+task it waits on was placed on a node that then went down): that service
+is put back at once instead of waiting out the timeout.
 """
 
 from __future__ import annotations

@@ -22,19 +22,13 @@ from metarepo.images.release import RolloutFailed, environment_settings
 
 from .fake_kubectl import FakeKubectl, recorded
 from .test_kubernetes import GOLDEN, PREFIX, PROD, STATUS, UNDO, documents, fleet_settings, release
+from .test_kubernetes import kubectl, meta_root  # noqa: F401 - the same fixtures
 
 ROUTE = {"hosts": ["shop.acme.io", "www.acme.io"], "path": "/orders"}
 PROXIED = {**PROD, "proxy": {"kind": "nginx", "ingress_class": "nginx"}}
 GET = PREFIX + ["get", "deployment/orders", "service/orders", "ingress/orders", "-o", "json", "--ignore-not-found",
                 "--request-timeout=30s"]
 APPLY = PREFIX + ["apply", "-f", "-"]
-
-
-@pytest.fixture
-def meta_root(tmp_path: Path) -> Path:
-    root = tmp_path / "fleet"
-    root.mkdir()
-    return root
 
 
 def routed(settings, route=ROUTE, **project):
@@ -102,11 +96,6 @@ def test_an_override_sending_the_ingress_elsewhere_is_refused(meta_root: Path) -
 
 
 # -- applied and put back with the Deployment -------------------------------------
-
-
-@pytest.fixture
-def kubectl(tmp_path: Path, monkeypatch) -> FakeKubectl:
-    return FakeKubectl(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from metarepo.proxy.render import render_edge
 
 from tests.netns.namespaces import run_in
 from tests.netns.prerequisites import skip_or_fail
-from tests.netns.services import overlay_network, proxy_service, wait_running, web_service
+from tests.netns.services import NGINX_MAIN, overlay_network, proxy_service, wait_running, web_service
 from tests.proxy.fleet import write_meta
 
 pytestmark = pytest.mark.docker
@@ -29,20 +29,6 @@ ROUTES = {"services/shop": {"route": {"hosts": ["shop.test"]}, "port": 80},
           "services/api": {"route": {"path": "/api", "strip": True}, "port": 80},
           "services/admin": {"route": {"hosts": ["shop.test"], "path": "/admin", "strip": True}, "port": 80},
           "services/home": {"route": {}, "port": 80}}
-NGINX_MAIN = """user nobody nogroup;
-worker_processes 1;
-pid /tmp/nginx.pid;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path /tmp/body;
-    proxy_temp_path /tmp/proxy;
-    fastcgi_temp_path /tmp/fastcgi;
-    uwsgi_temp_path /tmp/uwsgi;
-    scgi_temp_path /tmp/scgi;
-{routes}
-}}
-"""
 # argv: url, then (host header, path) pairs as JSON: prints [status, first word of the body] per request
 _ASK = r"""
 import json, sys, urllib.error, urllib.request
@@ -76,7 +62,7 @@ def test_hosts_paths_and_stripped_prefixes_reach_the_right_service(kind, tmp_pat
     root = write_meta(tmp_path, ROUTES, {"staging": {"proxy": {"kind": kind, "network": "edge",
                                                               "monitor_uri": "/proxy-up"}}})
     routes = render_edge(load_manifest(root), "staging").text
-    config = routes if kind == "haproxy" else NGINX_MAIN.format(routes=routes)
+    config = routes if kind == "haproxy" else NGINX_MAIN.format(http=routes)
     overlay_network(client, "edge")
     for name in ("shop", "api", "admin", "home"):
         web_service(client, name, netns_engine_images.httpd, networks=["edge"], replicas=1)
