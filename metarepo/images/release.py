@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Mapping, Protocol
 
-from metarepo.errors import ManifestError, MetaError
 from metarepo.service_names import service_name  # noqa: F401 - re-exported: callers import it from here
+from metarepo.errors import ManifestError, MetaError
 
 SWARM, KUBERNETES = "swarm", "kubernetes"
 TARGETS = (SWARM, KUBERNETES)

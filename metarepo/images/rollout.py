@@ -140,8 +140,8 @@ def plan_rollout(manifest: Manifest, env: str, projects: Sequence[Project], *, r
             raise outcome.error
         else:
             skipped[str(outcome.key)] = f"cannot read its commit: {outcome.reason}"
-    _refuse_duplicates(releases.values())
     _check_networking(manifest, settings, list(releases.values()))
+    _refuse_duplicates(releases.values())
     order, order_from = _order(manifest, env, list(releases))
     return RolloutPlan(settings, tuple(releases[n] for n in order), skipped, order_from, tuple(notes))
 

@@ -122,34 +122,44 @@ class SwarmTarget:
         return self.api.tasks(filters={"service": service_id})
 
     def _wanted(self, release: Release) -> dict[str, Any]:
-        net = self._networking(release)
-        wanted = {"Image": release.pinned, "Replicas": release.replicas, "Labels": self._labels(release, net),
-                  "UpdateConfig": update_config(release), "RollbackConfig": update_config(release, rollback=True)}
-        if net.managed:
-            wanted.update(Networks=list(net.networks), EndpointSpec=dict(net.endpoint))
-        return wanted
+        return {"Image": release.pinned, "Replicas": release.replicas, "Labels": service_labels(release),
+                "UpdateConfig": update_config(release), "RollbackConfig": update_config(release, rollback=True)}
 
-    def _current(self, spec: dict[str, Any], net: ServiceNetworking) -> dict[str, Any]:
+    @staticmethod
+    def _current(spec: dict[str, Any]) -> dict[str, Any]:
         container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
         replicated = (spec.get("Mode") or {}).get("Replicated") or {}
-        current = {"Image": container.get("Image"), "Replicas": replicated.get("Replicas"),
-                   "Labels": {k: v for k, v in (spec.get("Labels") or {}).items() if self._ours(k, net)},
-                   "UpdateConfig": _set(spec.get("UpdateConfig")), "RollbackConfig": _set(spec.get("RollbackConfig"))}
-        if net.managed:
-            attached = (spec.get("TaskTemplate") or {}).get("Networks") or []
-            current.update(Networks=sorted(self._network_name(n.get("Target", "")) for n in attached),
-                           EndpointSpec=endpoint_key(spec.get("EndpointSpec")))
-        return current
+        return {"Image": container.get("Image"), "Replicas": replicated.get("Replicas"),
+                "Labels": {k: v for k, v in (spec.get("Labels") or {}).items() if k.startswith(_LABEL)},
+                "UpdateConfig": _set(spec.get("UpdateConfig")), "RollbackConfig": _set(spec.get("RollbackConfig"))}
 
     def _same(self, spec: dict[str, Any], release: Release) -> bool:
         wanted = self._wanted(release)
         wanted.update(UpdateConfig=_set(wanted["UpdateConfig"]), RollbackConfig=_set(wanted["RollbackConfig"]))
-        net = self._networking(release)
-        if net.managed:
-            wanted.update(Networks=sorted(wanted["Networks"]), EndpointSpec=endpoint_key(wanted["EndpointSpec"]))
-        return self._current(spec, net) == wanted
+        return self._current(spec) == wanted and self._same_networking(spec, release)
 
     # -- networking (swarm_network.py) -------------------------------------------
+
+    def _shown(self, release: Release) -> dict[str, Any]:
+        """The spec ``preview`` shows: what ``_wanted`` compares, with the networking part when it is ours."""
+        net = self._networking(release)
+        shown = {"Name": release.service, **self._wanted(release)}
+        if net.managed:
+            shown.update(Labels=self._labels(release, net), Networks=list(net.networks),
+                         EndpointSpec=dict(net.endpoint))
+        return shown
+
+    def _same_networking(self, spec: dict[str, Any], release: Release) -> bool:
+        """Whether ``spec`` has the networks, endpoint and route labels ``release`` gets (always, when not ours)."""
+        net = self._networking(release)
+        if not net.managed:
+            return True
+        from metarepo.proxy.labels import managed
+
+        attached = (spec.get("TaskTemplate") or {}).get("Networks") or []
+        return (sorted(self._network_name(n.get("Target", "")) for n in attached) == sorted(net.networks)
+                and endpoint_key(spec.get("EndpointSpec")) == endpoint_key(net.endpoint)
+                and {k: v for k, v in (spec.get("Labels") or {}).items() if managed(k)} == dict(net.labels))
 
     def _networking(self, release: Release) -> ServiceNetworking:
         return service_networking(release.project, release.settings, self.networking)
@@ -184,7 +194,7 @@ class SwarmTarget:
         return self._network_names[network_id]
 
     def preview(self, release: Release) -> Preview:
-        detail = json.dumps({"Name": release.service, **self._wanted(release)}, indent=2)
+        detail = json.dumps(self._shown(release), indent=2)
         if self.api is None:
             return Preview(release, Action.UNKNOWN, detail, ((Unknown.EXISTS, self.unreachable),))
         current = self._inspect(release.service)
@@ -243,8 +253,9 @@ class SwarmTarget:
         container = task.setdefault("ContainerSpec", {})
         container["Image"] = release.pinned
         container["Labels"] = {**(container.get("Labels") or {}), **service_labels(release)}
+        labels = {k: v for k, v in (spec.get("Labels") or {}).items() if not k.startswith(_LABEL)}
         net = self._networking(release)
-        labels = {k: v for k, v in (spec.get("Labels") or {}).items() if not self._ours(k, net)}
+        labels = {k: v for k, v in labels.items() if not self._ours(k, net)}  # route labels: ours, when managed
         endpoint = spec.get("EndpointSpec")
         if net.managed:
             task["Networks"] = self._attachments(net)
