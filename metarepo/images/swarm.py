@@ -104,7 +104,7 @@ class SwarmTarget:
         self.clock = clock
         self.in_flight: Applied | None = None  # submitted, not yet converged: what Ctrl-C must put back
         self.networking = networking or EnvironmentNetworking("")
-        self.tasks = TaskReader(self.api, NodeEngines(self.api, nodes), reporter=reporter) if self.api else None
+        self.tasks = TaskReader(self.api, NodeEngines(self.api, nodes)) if self.api else None
         self._network_ids: dict[str, str] = {}
         self._network_names: dict[str, str] = {}
 

@@ -26,7 +26,6 @@ import re
 from typing import Any, Mapping
 
 from metarepo.errors import EngineUnavailable, ManifestError
-from metarepo.report import NULL, Reporter
 
 FAILED_TASK_STATES = {"failed", "rejected", "orphaned"}
 NOT_YET_RUNNING = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
@@ -106,20 +105,13 @@ class NodeEngines:
         self._clients[node_id] = found
         return found
 
-    def close(self) -> None:
-        for client, _ in self._clients.values():
-            if client is not None and client is not self.api:
-                client.close()
-        self._clients.clear()
-
 
 class TaskReader:
     """What went wrong with the tasks of a service, read from the manager and from the nodes that ran them."""
 
-    def __init__(self, api: Any, nodes: NodeEngines | None = None, *, reporter: Reporter = NULL) -> None:
+    def __init__(self, api: Any, nodes: NodeEngines | None = None) -> None:
         self.api = api
         self.nodes = nodes or NodeEngines(api, None)
-        self.reporter = reporter
 
     def failure(self, service_id: str, image: str, since: tuple[str, str]) -> str | None:
         """Why a task of ``image`` started after ``since`` failed, if one did."""
