@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ci": ("metarepo.cli.ci:ci", "Generate, check and diff every repo's CI pipeline."),
     "batch": ("metarepo.cli.batch:batch", "One change across many repos: branch, commit, push, PRs."),
     "import": ("metarepo.cli.hosting:import_", "Add a hosting organisation's repos to .meta."),
+    "proxy": ("metarepo.cli.proxy:proxy", "Render and check the edge proxy's routes (HAProxy, nginx, Traefik)."),
     "build": ("metarepo.cli.images:build", "Build (and push) Docker images of selected projects."),
     "rollout": ("metarepo.cli.images:rollout", "Roll images out to Swarm or Kubernetes, health-gated."),
     "release": ("metarepo.cli.release:release", "Release trains: plan, apply, promote, status, rollback."),

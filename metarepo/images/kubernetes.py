@@ -3,14 +3,15 @@
 Everything the cluster sees goes through one seam, ``Kubectl``: an argv
 (``kubectl [--context C] [--namespace N] ...``, never a shell string) run by
 ``metarepo.runner.run_captured`` with a timeout and no standard input but
-the manifests. A deploy reads the live Deployment and Service first (its
-revision is what a rollback goes back to), applies both from standard
-input, and waits with ``rollout status --timeout``; when that fails, the
-Deployment goes back to the recorded revision (``rollout undo
---to-revision``) and a Service this deploy changed is re-applied from its
-previous last-applied configuration (a Service has no revisions), or what
-this deploy created is deleted, before ``RolloutFailed`` is raised with
-kubectl's own first error line.
+the manifests. A deploy reads the live Deployment and Service (and the
+Ingress of a routed service) first (the revision is what a rollback goes
+back to), applies them from standard input, and waits with ``rollout
+status --timeout``; when that fails, the Deployment goes back to the
+recorded revision (``rollout undo --to-revision``) and a Service or Ingress
+this deploy changed is re-applied from its previous last-applied
+configuration (neither has revisions), or what this deploy created is
+deleted, before ``RolloutFailed`` is raised with kubectl's own first error
+line.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class Live:
 
     deployment: Mapping[str, Any] | None
     service: Mapping[str, Any] | None
+    ingress: Mapping[str, Any] | None = None  # asked for only when the release is routed
 
     @property
     def revision(self) -> str | None:
@@ -117,25 +119,33 @@ class Live:
             return None
         return ((self.deployment.get("metadata") or {}).get("annotations") or {}).get(REVISION)
 
-    def service_before(self, manifests: Sequence[Any]) -> dict[str, Any]:
-        """What putting the Service back needs, when these manifests change it.
+    def unrevisioned_before(self, manifests: Sequence[Any]) -> dict[str, Any]:
+        """What putting the Service (and Ingress) back needs, when these manifests change them.
 
-        A Deployment has revisions to undo to; a Service does not. Its last
-        ``kubectl apply`` (the annotation) is what it was, so re-applying that
-        restores it, including the removal of what this rollout added.
+        A Deployment has revisions to undo to; a Service or an Ingress does
+        not. Its last ``kubectl apply`` (the annotation) is what it was, so
+        re-applying that restores it, including the removal of what this
+        rollout added; one this rollout creates is deleted. Keys:
+        ``<kind>_existed``, ``<kind>_changed``, ``<kind>_applied``.
         """
-        if self.service is None:
-            return {}
-        new = next((m.document for m in manifests if m.kind == "Service"), None)
-        before = _last_applied(self.service)
-        if new is None or before == _normal(new):
-            return {}
-        text = ((self.service.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
-        return {"service_changed": True, "service_applied": text if before is not None else None}
+        found: dict[str, Any] = {}
+        for kind, live in (("Service", self.service), ("Ingress", self.ingress)):
+            new = next((m.document for m in manifests if m.kind == kind), None)
+            key = kind.lower()
+            if kind == "Service" or new is not None:
+                found[f"{key}_existed"] = live is not None
+            if live is None or new is None:
+                continue
+            before = _last_applied(live)
+            if before == _normal(new):
+                continue
+            text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+            found.update({f"{key}_changed": True, f"{key}_applied": text if before is not None else None})
+        return found
 
     def matches(self, manifests: Sequence[Any]) -> bool:
         """Whether the last ``kubectl apply`` of each object was exactly these manifests."""
-        live = {"Deployment": self.deployment, "Service": self.service}
+        live = {"Deployment": self.deployment, "Service": self.service, "Ingress": self.ingress}
         return all(_last_applied(live.get(m.kind)) == _normal(m.document) for m in manifests)
 
 
@@ -176,10 +186,13 @@ class KubernetesTarget:
         return Preview(release, action, detail)
 
     def live(self, release: Release, *, request_timeout: int = 30) -> Live:
-        """The Deployment and Service named like ``release`` (None for each that does not exist)."""
+        """The Deployment, Service (and Ingress, if routed) named like ``release``; None for each that is not there."""
+        from metarepo.images.kubernetes_ingress import release_route
+
         name = release.service
-        reply = self.kubectl("get", f"deployment/{name}", f"service/{name}", "-o", "json", "--ignore-not-found",
-                             f"--request-timeout={request_timeout}s")
+        ingress = (f"ingress/{name}",) if release_route(release) is not None else ()
+        reply = self.kubectl("get", f"deployment/{name}", f"service/{name}", *ingress, "-o", "json",
+                             "--ignore-not-found", f"--request-timeout={request_timeout}s")
         if not reply.ok:
             line = reply.first_error
             unreachable = cluster_unreachable(line, self.settings.name)
@@ -192,7 +205,7 @@ class KubernetesTarget:
             raise RolloutFailed(f"{name}: `kubectl get` did not print JSON") from None
         items = data.get("items", []) if data.get("kind", "List") == "List" else [data]
         by_kind = {item.get("kind"): item for item in items if (item.get("metadata") or {}).get("name") == name}
-        return Live(by_kind.get("Deployment"), by_kind.get("Service"))
+        return Live(by_kind.get("Deployment"), by_kind.get("Service"), by_kind.get("Ingress"))
 
     def deploy(self, release: Release) -> Applied:
         from metarepo.images.kubernetes_manifests import manifest_stream
@@ -203,7 +216,7 @@ class KubernetesTarget:
         live = self.live(release)
         name, created = release.service, live.deployment is None
         previous = {"revision": live.revision, "deployment_existed": not created,
-                    "service_existed": live.service is not None, **live.service_before(manifests)}
+                    **live.unrevisioned_before(manifests)}
         if not created and live.matches(manifests):
             status = self._wait(release)
             if not status.ok:  # not ours to undo: this run changed nothing
@@ -250,7 +263,7 @@ class KubernetesTarget:
         if not status.ok:
             raise RolloutFailed(f"{name}: rolled back, but the old revision did not become ready: "
                                 f"{status.first_error}")
-        return _undo_text(previous.get("revision"), undo) + self._service_back(applied.release, previous)
+        return _undo_text(previous.get("revision"), undo) + self._unrevisioned_back(applied.release, previous)
 
     # -- the steps --------------------------------------------------------------
 
@@ -276,7 +289,7 @@ class KubernetesTarget:
             status = self._wait(release)
             if not status.ok:
                 return f"; rolled back, but the old revision is not ready: {status.first_error}"
-            return "; " + _undo_text(previous.get("revision"), undo) + self._service_back(release, previous)
+            return "; " + _undo_text(previous.get("revision"), undo) + self._unrevisioned_back(release, previous)
         except RolloutFailed as exc:
             return f"; putting it back failed: {exc.message}"
 
@@ -284,38 +297,49 @@ class KubernetesTarget:
         """The kubectl command a person runs to do what ``_put_back`` would have done."""
         name, words = release.service, list(self.kubectl.prefix)
         if not previous.get("deployment_existed"):
-            services = [] if previous.get("service_existed") else [f"service/{name}"]
-            words += ["delete", f"deployment/{name}", *services]
+            words += ["delete", *_created(name, previous)]
         else:
             words += ["rollout", "undo", f"deployment/{name}"] + (
                 [f"--to-revision={previous['revision']}"] if previous.get("revision") else [])
         command = " ".join(shlex.quote(w) for w in words)
-        if previous.get("deployment_existed") and previous.get("service_applied"):
-            command += f", then re-apply service/{name} from its previous last-applied configuration"
+        if previous.get("deployment_existed"):
+            for kind in ("service", "ingress"):
+                if previous.get(f"{kind}_applied"):
+                    command += f", then re-apply {kind}/{name} from its previous last-applied configuration"
         return command
 
     def _delete(self, release: Release, previous: Mapping[str, Any]) -> str:
         name = release.service
-        targets = [f"deployment/{name}"] + ([] if previous.get("service_existed") else [f"service/{name}"])
+        targets = _created(name, previous)
         reply = self.kubectl("delete", *targets, "--ignore-not-found")
         if not reply.ok:
             raise RolloutFailed(f"{name}: kubectl delete failed: {reply.first_error}")
         return f"removed {' and '.join(targets)} (created by this rollout)"
 
-    def _service_back(self, release: Release, previous: Mapping[str, Any]) -> str:
-        """Once the Deployment is back: the Service as it was (removed if this rollout created it)."""
-        name = release.service
-        if not previous.get("service_existed", True):
-            reply = self.kubectl("delete", f"service/{name}", "--ignore-not-found")
-            return f"; removed service/{name}" if reply.ok else f"; could not remove service/{name}: {reply.first_error}"
-        if not previous.get("service_changed"):
+    def _unrevisioned_back(self, release: Release, previous: Mapping[str, Any]) -> str:
+        """Once the Deployment is back: the Service and Ingress as they were (removed if this rollout made them)."""
+        return "".join(self._object_back(release.service, kind, previous) for kind in ("service", "ingress")
+                       if f"{kind}_existed" in previous or kind == "service")
+
+    def _object_back(self, name: str, kind: str, previous: Mapping[str, Any]) -> str:
+        thing = f"{kind}/{name}"
+        if not previous.get(f"{kind}_existed", True):
+            reply = self.kubectl("delete", thing, "--ignore-not-found")
+            return f"; removed {thing}" if reply.ok else f"; could not remove {thing}: {reply.first_error}"
+        if not previous.get(f"{kind}_changed"):
             return ""
-        if not previous.get("service_applied"):
-            return f"; service/{name} was changed and had no earlier `kubectl apply` to go back to: left as it is"
-        reply = self.kubectl("apply", "-f", "-", input=previous["service_applied"])
+        if not previous.get(f"{kind}_applied"):
+            return f"; {thing} was changed and had no earlier `kubectl apply` to go back to: left as it is"
+        reply = self.kubectl("apply", "-f", "-", input=previous[f"{kind}_applied"])
         if not reply.ok:
-            return f"; could not put service/{name} back: {reply.first_error}"
-        return f"; service/{name} put back as it was"
+            return f"; could not put {thing} back: {reply.first_error}"
+        return f"; {thing} put back as it was"
+
+
+def _created(name: str, previous: Mapping[str, Any]) -> list[str]:
+    """The objects a rollout that created ``name``'s Deployment made: what deleting it all takes."""
+    return [f"deployment/{name}"] + [f"{kind}/{name}" for kind in ("service", "ingress")
+                                     if f"{kind}_existed" in previous and not previous[f"{kind}_existed"]]
 
 
 def _undo_text(revision: str | None, undo: KubectlReply) -> str:

@@ -1,6 +1,6 @@
-"""Render one release's Kubernetes Deployment and Service, then validate them offline.
+"""Render one release's Kubernetes Deployment and Service (and Ingress, when routed), then validate them offline.
 
-The templates are ``ci-templates/kubernetes/{service,deployment}.yaml.j2``,
+The templates are ``ci-templates/kubernetes/{service,deployment,ingress}.yaml.j2``,
 rendered through ``metarepo.templating`` like the CI pipelines (the meta
 repo's own file first, whole or block by block, then the built-in one; in
 the sandbox) and escaped with the YAML dialect.
@@ -56,10 +56,12 @@ class KubernetesManifest:
 def render_kubernetes(meta_root: Path | None, release: Release,
                       settings: EnvironmentSettings) -> tuple[KubernetesManifest, ...]:
     """The Service and Deployment for ``release`` in ``settings``' environment, rendered and validated."""
+    from metarepo.images.kubernetes_ingress import TEMPLATE as INGRESS
+
     version = kubernetes_version(settings)
     context = kubernetes_values(meta_root, release, settings)
     manifests = []
-    for kind, template in TEMPLATES:
+    for kind, template in TEMPLATES + ((INGRESS,) if context["route"] else ()):
         origin = template_origin(meta_root, template)
         subject = f"{release.project} as {template.rsplit('/', 1)[-1].removesuffix('.j2')}"
         body = render_template(meta_root, template, Dialect.YAML, context, release.project).rstrip("\n") + "\n"
@@ -94,12 +96,18 @@ def kubernetes_values(meta_root: Path | None, release: Release, settings: Enviro
     if not _DNS_1035.match(release.service):
         raise ManifestError(f"{release.service!r} cannot name a Kubernetes Service: it must start with a letter",
                             key=f"metarepo.projects.{release.project}.service")
+    from metarepo.images.kubernetes_ingress import release_route
+
+    routed = release_route(release)
     declared = release.port if release.port is not None else port_setting(release.project, release.settings)
+    if declared is None and routed is not None and "port" in (release.settings.get("route") or {}):
+        declared = routed.port  # the route names the container port: the Service's too
     if declared is not None and (isinstance(declared, bool) or not isinstance(declared, int)
                                  or not 1 <= declared <= 65535):
         raise ManifestError(f"must be a port number (1-65535), not {declared!r}",
                             key=f"metarepo.projects.{release.project}.port")
     port = declared if declared is not None else DEFAULT_PORT
+    route = _ingress(routed, settings, port)
 
     common = {"app.kubernetes.io/name": release.service}
     part_of = _label_value(meta_root.name.lower() if meta_root is not None else "")
@@ -130,7 +138,18 @@ def kubernetes_values(meta_root: Path | None, release: Release, settings: Enviro
         "max_surge": update.parallelism if start_first else 0,
         "min_ready": math.ceil(update.monitor), "progress_deadline": math.ceil(release.timeout),
         "port": port, "port_name": PORT_NAME, "probe": _probe(release, declared),
+        "route": route is not None, **(route or {}),
     }
+
+
+def _ingress(route: Any, settings: EnvironmentSettings, port: int) -> dict | None:
+    """The Ingress values of a routed release (``kubernetes_ingress.py``), None when it is not routed."""
+    from metarepo.images.kubernetes_ingress import ingress_values
+    from metarepo.proxy.settings import proxy_of
+
+    if route is None:
+        return None
+    return ingress_values(route, proxy_of(settings.name, settings.raw or {}), port)
 
 
 def port_setting(project: str, settings: Mapping[str, Any]) -> int | None:
@@ -259,6 +278,10 @@ def _check(document: dict[str, Any], service: Mapping[str, Any] | None) -> None:
             if where == "labels":
                 _check_label_value(value, ("metadata", where, key))
     spec = document.get("spec") or {}
+    if document["kind"] == "Ingress":
+        from metarepo.images.kubernetes_ingress import check_ingress
+
+        return check_ingress(document, service)
     if document["kind"] == "Service":
         for key, value in (spec.get("selector") or {}).items():
             _check_key(key, ("spec", "selector", key))

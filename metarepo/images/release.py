@@ -11,19 +11,17 @@ live and healthy, or raises ``RolloutFailed``; ``roll_back`` puts back what
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Mapping, Protocol
 
+from metarepo.service_names import service_name  # noqa: F401 - re-exported: callers import it from here
 from metarepo.errors import ManifestError, MetaError
 from metarepo.images.log_driver import LogDriver, logging_settings
 
 SWARM, KUBERNETES = "swarm", "kubernetes"
 TARGETS = (SWARM, KUBERNETES)
 _ORDERS = ("start-first", "stop-first")
-# Swarm service and Kubernetes object names: DNS labels.
-_SERVICE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 class RolloutFailed(MetaError):
@@ -163,16 +161,6 @@ class Target(Protocol):
 
     def roll_back(self, applied: Applied) -> str:
         """Put back what ``applied`` replaced (remove it if it was created); return what was done."""
-
-
-def service_name(project: str, settings: Mapping[str, Any]) -> str:
-    """The service's name in the cluster: its ``service`` setting, else the image's last name."""
-    name = settings.get("service") or str(settings.get("image") or project).rsplit("/", 1)[-1]
-    name = str(name)
-    if not _SERVICE_NAME.match(name):
-        raise ManifestError(f"{name!r} is not a valid service name (lower-case letters, digits and '-', "
-                            "at most 63)", key=f"metarepo.projects.{project}.service")
-    return name
 
 
 def _number(raw: Mapping[str, Any], key: str, where: str, default: float, *, minimum: float = 0,

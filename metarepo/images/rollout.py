@@ -140,6 +140,7 @@ def plan_rollout(manifest: Manifest, env: str, projects: Sequence[Project], *, r
             raise outcome.error
         else:
             skipped[str(outcome.key)] = f"cannot read its commit: {outcome.reason}"
+    _check_networking(manifest, settings, list(releases.values()))
     _refuse_duplicates(releases.values())
     if settings.logging is not None and settings.target == KUBERNETES:
         notes.append(f"logging ({settings.logging.driver}) is not set per Deployment on Kubernetes: the cluster's "
@@ -157,6 +158,21 @@ def _refuse_duplicates(releases: Any) -> None:
             raise ManifestError(f"{release.project} and {seen[release.service]} would both be service "
                                 f"{release.service!r}", key=f"metarepo.projects.{release.project}.service")
         seen[release.service] = release.project
+
+
+def _check_networking(manifest: Manifest, settings: EnvironmentSettings, releases: list[Release]) -> None:
+    """Routes, published ports and the proxy checked (bad input, exit 2) before any engine is asked."""
+    from metarepo.proxy.settings import fleet_routes, proxy_of
+
+    if proxy_of(settings.name, settings.raw) is not None:
+        fleet_routes(manifest.projects)  # two projects claiming one host and path, anywhere in the fleet
+    if settings.target == KUBERNETES:
+        return
+    from metarepo.images.swarm_network import check_networking, environment_networking
+    from metarepo.images.swarm_tasks import node_engines_setting
+
+    check_networking(releases, environment_networking(settings.name, settings.raw))
+    node_engines_setting(settings.name, settings.raw)
 
 
 def _order(manifest: Manifest, env: str, names: list[str]) -> tuple[list[str], str]:

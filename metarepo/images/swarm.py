@@ -14,6 +14,12 @@ failure (``docker stack deploy`` exits 0 after a rollback: docker/cli#6752).
 ``roll_back`` re-applies the spec that ran before, or removes a service
 this run created: Swarm has no stack-wide rollback (moby#34712), so the
 rollout does it service by service.
+
+The networking part of a spec (networks, endpoint, route labels) comes from
+``swarm_network.py``; why a task failed is read from the node that ran it
+by ``swarm_tasks.py``, which also spots an update Swarm can never finish (a
+task it waits on was placed on a node that then went down): that service
+is put back at once instead of waiting out the timeout.
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ from metarepo.report import NULL, Reporter
 
 from metarepo.images.log_driver import live_log_driver, log_driver_spec, with_log_driver
 from metarepo.images.release import Action, Applied, Healthcheck, Preview, Release, RolloutFailed, Unknown
+from metarepo.images.swarm_network import (EnvironmentNetworking, ServiceNetworking, endpoint_key, ensure_network,
+                                           service_networking)
+from metarepo.images.swarm_tasks import NodeEngines, TaskReader, explain, stamp
 from metarepo.images.watch import ServiceWatch
 
 _NS = 1_000_000_000
 _LABEL = "io.metarepo"
-_FAILED_TASK_STATES = {"failed", "rejected", "orphaned"}
 _SWARM_FAILURES = {"paused": "the update paused", "rollback_paused": "the rollback paused (needs a person)"}
 
 
@@ -87,7 +95,8 @@ class SwarmTarget:
     kind = "swarm"
 
     def __init__(self, client: Any, *, reporter: Reporter = NULL, poll: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic, unreachable: str = "") -> None:
+                 clock: Callable[[], float] = time.monotonic, unreachable: str = "",
+                 networking: EnvironmentNetworking | None = None, nodes: Any = None) -> None:
         self.client = client
         self.api = client.api if client is not None else None
         self.unreachable = unreachable
@@ -95,6 +104,10 @@ class SwarmTarget:
         self.poll = poll
         self.clock = clock
         self.in_flight: Applied | None = None  # submitted, not yet converged: what Ctrl-C must put back
+        self.networking = networking or EnvironmentNetworking("")
+        self.tasks = TaskReader(self.api, NodeEngines(self.api, nodes)) if self.api else None
+        self._network_ids: dict[str, str] = {}
+        self._network_names: dict[str, str] = {}
 
     # -- reading ---------------------------------------------------------------
 
@@ -126,10 +139,65 @@ class SwarmTarget:
     def _same(self, spec: dict[str, Any], release: Release) -> bool:
         wanted = self._wanted(release)
         wanted.update(UpdateConfig=_set(wanted["UpdateConfig"]), RollbackConfig=_set(wanted["RollbackConfig"]))
-        return self._current(spec) == wanted
+        return self._current(spec) == wanted and self._same_networking(spec, release)
+
+    # -- networking (swarm_network.py) -------------------------------------------
+
+    def _shown(self, release: Release) -> dict[str, Any]:
+        """The spec ``preview`` shows: what ``_wanted`` compares, with the networking part when it is ours."""
+        net = self._networking(release)
+        shown = {"Name": release.service, **self._wanted(release)}
+        if net.managed:
+            shown.update(Labels=self._labels(release, net), Networks=list(net.networks),
+                         EndpointSpec=dict(net.endpoint))
+        return shown
+
+    def _same_networking(self, spec: dict[str, Any], release: Release) -> bool:
+        """Whether ``spec`` has the networks, endpoint and route labels ``release`` gets (always, when not ours)."""
+        net = self._networking(release)
+        if not net.managed:
+            return True
+        from metarepo.proxy.labels import managed
+
+        attached = (spec.get("TaskTemplate") or {}).get("Networks") or []
+        return (sorted(self._network_name(n.get("Target", "")) for n in attached) == sorted(net.networks)
+                and endpoint_key(spec.get("EndpointSpec")) == endpoint_key(net.endpoint)
+                and {k: v for k, v in (spec.get("Labels") or {}).items() if managed(k)} == dict(net.labels))
+
+    def _networking(self, release: Release) -> ServiceNetworking:
+        return service_networking(release.project, release.settings, self.networking)
+
+    @staticmethod
+    def _labels(release: Release, net: ServiceNetworking) -> dict[str, str]:
+        return {**service_labels(release), **net.labels}
+
+    @staticmethod
+    def _ours(key: str, net: ServiceNetworking) -> bool:
+        """Whether the service label ``key`` is one a rollout sets (and so removes when it no longer applies)."""
+        from metarepo.proxy.labels import managed
+
+        return key.startswith(_LABEL) or (net.managed and managed(key))
+
+    def _attachments(self, net: ServiceNetworking) -> list[dict[str, str]]:
+        """The TaskTemplate's Networks for ``net``: each proxy network, made when missing, by id."""
+        for name in net.networks:
+            if name not in self._network_ids:
+                self._network_ids[name] = ensure_network(self.api, name)
+                self._network_names[self._network_ids[name]] = name
+        return [{"Target": self._network_ids[name]} for name in net.networks]
+
+    def _network_name(self, network_id: str) -> str:
+        from docker.errors import NotFound
+
+        if network_id not in self._network_names:
+            try:
+                self._network_names[network_id] = self.api.inspect_network(network_id)["Name"]
+            except NotFound:
+                self._network_names[network_id] = network_id
+        return self._network_names[network_id]
 
     def preview(self, release: Release) -> Preview:
-        detail = json.dumps({"Name": release.service, **self._wanted(release)}, indent=2)
+        detail = json.dumps(self._shown(release), indent=2)
         if self.api is None:
             return Preview(release, Action.UNKNOWN, detail, ((Unknown.EXISTS, self.unreachable),))
         current = self._inspect(release.service)
@@ -150,13 +218,17 @@ class SwarmTarget:
             return Applied(release, created=False, previous=current["Spec"], changed=False,
                            seconds=self.clock() - t0, note="already running this image")
         if current is None:
+            net = self._networking(release)
+            task: dict[str, Any] = {"ContainerSpec": {"Image": release.pinned, "Labels": service_labels(release)},
+                                    "RestartPolicy": {"Condition": "any", "Delay": 1 * _NS}}
+            if net.managed:
+                task["Networks"] = self._attachments(net)
+            with_log_driver(task, release.logging, release.service)
             created = self.api.create_service(
-                with_log_driver({"ContainerSpec": {"Image": release.pinned, "Labels": service_labels(release)},
-                                 "RestartPolicy": {"Condition": "any", "Delay": 1 * _NS}}, release.logging,
-                                release.service),
-                name=release.service, labels=service_labels(release),
+                task, name=release.service, labels=self._labels(release, net),
                 mode={"Replicated": {"Replicas": release.replicas}},
-                update_config=update_config(release), rollback_config=update_config(release, rollback=True))
+                update_config=update_config(release), rollback_config=update_config(release, rollback=True),
+                endpoint_spec=dict(net.endpoint) if net.managed else None)
             applied = Applied(release, created=True, previous={"ID": created["ID"]})
             self.in_flight = applied
             try:
@@ -187,12 +259,17 @@ class SwarmTarget:
         container["Labels"] = {**(container.get("Labels") or {}), **service_labels(release)}
         with_log_driver(task, release.logging, release.service)
         labels = {k: v for k, v in (spec.get("Labels") or {}).items() if not k.startswith(_LABEL)}
+        net = self._networking(release)
+        labels = {k: v for k, v in labels.items() if not self._ours(k, net)}  # route labels: ours, when managed
+        endpoint = spec.get("EndpointSpec")
+        if net.managed:
+            task["Networks"] = self._attachments(net)
+            endpoint = dict(net.endpoint)
         self.api.update_service(service_id, version, task_template=task, name=spec["Name"],
-                                labels={**labels, **service_labels(release)},
+                                labels={**labels, **self._labels(release, net)},
                                 mode={"Replicated": {"Replicas": release.replicas}},
                                 update_config=update_config(release),
-                                rollback_config=update_config(release, rollback=True),
-                                endpoint_spec=spec.get("EndpointSpec"))
+                                rollback_config=update_config(release, rollback=True), endpoint_spec=endpoint)
 
     def _converged(self, service_id: str, image: str, replicas: int) -> bool:
         live = [t for t in self._tasks(service_id) if t.get("DesiredState") == "running"]
@@ -200,65 +277,15 @@ class SwarmTarget:
                 and all(t["Status"]["State"] == "running" for t in live)
                 and all(t["Spec"]["ContainerSpec"]["Image"] == image for t in live))
 
-    def _task_failure(self, service_id: str, image: str, since: tuple[str, str]) -> str | None:
-        """Why a task of ``image`` started after ``since`` failed, if one did."""
-        for task in self._tasks(service_id):
-            status = task.get("Status") or {}
-            if task["Spec"]["ContainerSpec"].get("Image") != image or _stamp(task.get("CreatedAt")) < since:
-                continue
-            if status.get("State") in _FAILED_TASK_STATES or (
-                    status.get("State") in ("shutdown", "complete") and status.get("Err")):
-                return status.get("Err") or status.get("Message") or status.get("State")
-            if status.get("State") == "complete":  # a service's task never ends on its own: it was stopped
-                health = self._container_health((status.get("ContainerStatus") or {}).get("ContainerID"))
-                return health or f"its process exited ({(status.get('ContainerStatus') or {}).get('ExitCode')})"
-        return None
-
-    def _failure_reason(self, service_id: str, image: str, message: str) -> str:
-        """Why Swarm gave up on an update: the named task's error, else any failed task of the new image."""
-        from docker.errors import NotFound
-
-        match = re.search(r"task ([a-z0-9]{25})", message)
-        if match:
-            try:
-                status = self.api.inspect_task(match.group(1)).get("Status") or {}
-            except NotFound:
-                status = {}
-            if status.get("Err"):
-                return _explain(status["Err"])
-            health = self._container_health((status.get("ContainerStatus") or {}).get("ContainerID"))
-            if health:
-                return health
-        return _explain(self._task_failure(service_id, image, ("", "")) or message)
-
-    def _container_health(self, container_id: str | None) -> str | None:
-        """"its health check failed (...)" when the task's container (if on this node) was unhealthy."""
-        from docker.errors import NotFound
-
-        if not container_id:
-            return None
-        try:
-            health = (self.api.inspect_container(container_id).get("State") or {}).get("Health") or {}
-        except NotFound:
-            return None
-        probes = health.get("Log") or []
-        failing = [p for p in probes if p.get("ExitCode") != 0]
-        if health.get("Status") == "unhealthy" or (failing and health.get("Status") != "healthy"):
-            last = (failing[-1].get("Output") or "").strip().splitlines() if failing else []
-            said = f"; it said: {last[-1][:120]}" if last else ""
-            return (f"its health check failed ({health.get('FailingStreak', len(failing))} failing probes, "
-                    f"exit {failing[-1].get('ExitCode') if failing else '?'}{said})")
-        return None
-
     def _wait_created(self, service_id: str, release: Release, t0: float) -> None:
         """A new service: every replica running (so healthy) and still so after the monitor window."""
-        since = _stamp(self.api.inspect_service(service_id)["CreatedAt"])
+        since = stamp(self.api.inspect_service(service_id)["CreatedAt"])
         healthy_since = None
         monitor = monitor_window(release)
         while True:
-            failure = self._task_failure(service_id, release.pinned, since)
+            failure = self.tasks.failure(service_id, release.pinned, since)
             if failure:
-                raise RolloutFailed(f"{release.service}: {_explain(failure)}")
+                raise RolloutFailed(f"{release.service}: {explain(failure)}")
             if self._converged(service_id, release.pinned, release.replicas):
                 healthy_since = healthy_since or self.clock()
                 if self.clock() - healthy_since >= monitor:
@@ -291,7 +318,7 @@ class SwarmTarget:
                 reason = message  # names the task that failed; its error is read once it has settled
                 self.reporter.note(f"{release.service}: the new version failed; Swarm is rolling back")
             if state == "rollback_completed":
-                why = self._failure_reason(service_id, release.pinned, reason or message)
+                why = self.tasks.reason(service_id, release.pinned, reason or message)
                 raise RolloutFailed(f"{release.service}: {why}; Swarm rolled it back")
             if state == "rollback_started":
                 pass
@@ -299,6 +326,12 @@ class SwarmTarget:
                                                                                 release.replicas):
                 if state == "completed" or self.clock() - t0 > 2 * self.poll:
                     return
+            lost = self.tasks.stranded(service_id, release.pinned, status.get("StartedAt")) if state else None
+            if lost:
+                self._put_back(service_id, previous)
+                back = self._wait_back(service_id, previous, release.timeout - (self.clock() - t0))
+                raise RolloutFailed(f"{release.service}: {lost} went down while the update was starting a task "
+                                    f"there, and Swarm's update cannot finish without it; {back}")
             if self.clock() - t0 > release.timeout:
                 self._put_back(service_id, previous)
                 raise RolloutFailed(f"{release.service}: not live and healthy after {release.timeout:g}s; "
@@ -334,36 +367,19 @@ class SwarmTarget:
         current = self._inspect(release.service)
         if current is None:
             return "gone (nothing to put back)"
-        previous = applied.previous
-        self._put_back(current["ID"], previous)
+        self._put_back(current["ID"], applied.previous)
+        return self._wait_back(current["ID"], applied.previous, timeout if timeout is not None else release.timeout)
+
+    def _wait_back(self, service_id: str, previous: dict[str, Any], limit: float) -> str:
+        """Once a service was put back: wait (up to ``limit`` seconds) until it runs what it ran before."""
         image = ((previous.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image")
         replicas = ((previous.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1)
         t0 = self.clock()
-        limit = timeout if timeout is not None else release.timeout
-        while not self._converged(current["ID"], image, replicas):
+        while not self._converged(service_id, image, replicas):
             if self.clock() - t0 > limit:
-                return f"put back to {image}, not yet converged after {limit:g}s"
+                return f"put back to {image}, not yet converged after {max(limit, 0):g}s"
             time.sleep(self.poll)
         return f"rolled back to {short_reference(image)}"
-
-
-def _explain(error: str) -> str:
-    """A task's error in a user's words, the engine's own text kept."""
-    if error.startswith(("its health check failed", "its process exited")):
-        return error
-    if "unhealthy container" in error:
-        return f"its health check failed ({error})"
-    if "No such image" in error or "manifest unknown" in error or "pull access denied" in error:
-        return f"the node could not pull the image ({error})"
-    return f"a task failed ({error})"
-
-
-def _stamp(value: str | None) -> tuple[str, str]:
-    """An RFC 3339 time from the engine, comparable (Go trims trailing zeros off the fraction)."""
-    if not value:
-        return ("", "")
-    whole, _, fraction = value.rstrip("Z").partition(".")
-    return (whole, fraction.ljust(9, "0"))
 
 
 def _set(config: dict[str, Any] | None) -> dict[str, Any]:

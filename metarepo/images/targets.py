@@ -49,8 +49,12 @@ def open_target(meta_root: Path, plan: RolloutPlan, *, dry_run: bool = False, jo
         target: Target = KubernetesTarget(settings, meta_root, reporter=reporter)
     else:
         from metarepo.images.swarm import SwarmTarget
+        from metarepo.images.swarm_network import environment_networking
+        from metarepo.images.swarm_tasks import node_engines_setting
 
-        target = SwarmTarget(client, reporter=reporter, unreachable=unreachable)
+        target = SwarmTarget(client, reporter=reporter, unreachable=unreachable,
+                             networking=environment_networking(settings.name, settings.raw),
+                             nodes=node_engines_setting(settings.name, settings.raw))
     if client is not None:
         return resolve_images(client, plan, jobs=jobs), target
     notes = plan.notes if dry_run else (*plan.notes, f"deploying each image by tag: its digest could not be asked "

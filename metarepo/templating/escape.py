@@ -1,4 +1,4 @@
-"""Values escaped for where a rendered file puts them: YAML scalars, Groovy strings, HTML text.
+"""Values escaped for where a rendered file puts them: YAML scalars, Groovy strings, HTML text, proxy config words.
 
 Every ``{{ value }}`` in a template goes through the template's ``Dialect`` (a
 Jinja ``finalize``), so a template author cannot forget to escape: a string
@@ -6,8 +6,13 @@ becomes a double-quoted YAML scalar or a single-quoted Groovy string, whatever
 it holds (colons, quotes, newlines, ``#``). On top of the quoting, a dialect
 neutralises its file's own expansion syntax where it would run inside a
 value: GitHub's ``${{ }}`` expressions and CircleCI's ``<< >>`` parameters.
-A new kind of file (a proxy's config, say) is a new ``Dialect`` member and
-its branch in ``finalizer``.
+An edge proxy's config is an injection target too: a value with a space,
+``;``, ``{``, ``#`` or a newline must never become syntax there. HAProxy
+values are single-quoted words (no expansion inside; a value holding a
+quote or a control character is refused), nginx values double-quoted
+strings (backslash and quote escaped; ``$``, which nginx expands even
+inside quotes, and control characters refused).
+A new kind of file is a new ``Dialect`` member and its branch in ``finalizer``.
 Text a template means literally is marked with the ``verbatim`` filter;
 names used as variables go through ``identifier``, which refuses anything
 that is not one; a value the CI system hands to a shell as it is (Travis'
@@ -34,6 +39,8 @@ class Dialect(Enum):
     CIRCLECI = "circleci"  # YAML, and CircleCI's << >> neutralised
     GROOVY = "groovy"  # a Jenkinsfile
     HTML = "html"  # an HTML page: text and double-quoted attribute values (the scorecard's report)
+    HAPROXY = "haproxy"  # an HAProxy configuration
+    NGINX = "nginx"  # an nginx configuration
 
 
 class Verbatim(str):
@@ -83,6 +90,32 @@ def groovy_string(text: str) -> str:
     return "".join(out)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _refuse(text: str, where: str, bad: str) -> None:
+    shown = repr(text if len(text) <= 60 else text[:59] + "…")
+    raise UsageError(f"{shown} cannot be written into {where}: it holds {bad}")
+
+
+def haproxy_word(text: str) -> str:
+    """``text`` as one single-quoted HAProxy word: no ``${}`` expansion, no escape, nothing ends it early."""
+    if _CONTROL.search(text):
+        _refuse(text, "an HAProxy configuration", "a control character (a newline would start a new line)")
+    if "'" in text:
+        _refuse(text, "an HAProxy configuration", "a single quote")
+    return f"'{text}'"
+
+
+def nginx_string(text: str) -> str:
+    """``text`` as one double-quoted nginx string (``\\`` and ``\"`` escaped; ``$`` refused: nginx expands it)."""
+    if _CONTROL.search(text):
+        _refuse(text, "an nginx configuration", "a control character (a newline would start a new line)")
+    if "$" in text:
+        _refuse(text, "an nginx configuration", "a '$' (nginx expands variables even inside quotes)")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def github_literal(text: str) -> str:
     """Neutralise GitHub Actions expressions: ``${{`` is written as the expression ``${{ '${{' }}``."""
     return text.replace("${{", "${{ '${{' }}")
@@ -126,6 +159,10 @@ def finalizer(dialect: Dialect) -> Callable[[Any], str]:
         return lambda value: _scalar(value, groovy_string, same, ("true", "false"))
     if dialect is Dialect.HTML:
         return lambda value: _scalar(value, html_text, same, ("true", "false"))
+    if dialect is Dialect.HAPROXY:
+        return lambda value: _scalar(value, haproxy_word, same, ("true", "false"))
+    if dialect is Dialect.NGINX:
+        return lambda value: _scalar(value, nginx_string, same, ("on", "off"))
     return lambda value: _scalar(value, yaml_string, literal, ("true", "false"))
 
 

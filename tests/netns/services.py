@@ -49,7 +49,7 @@ backend tasks
     server-template task {slots} tasks.{backend}:{backend_port} resolvers docker resolve-prefer ipv4 init-addr none check inter 1s fall 2 rise 1
 """
 
-NGINX_CFG = """user nobody nogroup;
+NGINX_MAIN = """user nobody nogroup;
 worker_processes 1;
 pid /tmp/nginx.pid;
 events {{ worker_connections 256; }}
@@ -60,7 +60,11 @@ http {{
     fastcgi_temp_path /tmp/fastcgi;
     uwsgi_temp_path /tmp/uwsgi;
     scgi_temp_path /tmp/scgi;
-    resolver 127.0.0.11 valid=1s ipv6=off;
+{http}
+}}
+"""  # around an http-context text: the one below, or what `meta proxy render --format nginx` writes
+
+NGINX_HTTP = """    resolver 127.0.0.11 valid=1s ipv6=off;
     resolver_timeout 2s;
     server {{
         listen {port};
@@ -71,9 +75,7 @@ http {{
             proxy_next_upstream error timeout http_502 http_503;
             proxy_connect_timeout 2s;
         }}
-    }}
-}}
-"""
+    }}"""
 
 
 def haproxy_config(backend: str, backend_port: int = 80, *, port: int = 80, slots: int = 10) -> str:
@@ -83,7 +85,8 @@ def haproxy_config(backend: str, backend_port: int = 80, *, port: int = 80, slot
 
 def nginx_config(backend: str, backend_port: int = 80, *, port: int = 80) -> str:
     """nginx in front of ``tasks.<backend>``, re-resolved every second, round robin over its addresses."""
-    return NGINX_CFG.format(port=port, up=PROXY_UP, backend=backend, backend_port=backend_port)
+    return NGINX_MAIN.format(http=NGINX_HTTP.format(port=port, up=PROXY_UP, backend=backend,
+                                                     backend_port=backend_port))
 
 
 def overlay_network(client, name: str):
