@@ -1,36 +1,20 @@
-"""The manifest settings the scorecard reads that other capabilities own, read in one place.
+"""The manifest settings the scorecard reads that other capabilities own, asked of their owners.
 
 The proxy (``route``, ``expose``, ``publish``), the monitoring (``metrics``,
 ``slo``), the broker (an environment's ``broker``) and the logs (an
-environment's ``logging``) each check their own settings fully when they
-use them. The scorecard only asks whether each is declared, in the shapes
-issues 12 and 13 give::
-
-    route:   {hosts: [...], path: "/api", port: 8080, strip: false}
-    expose:  true                       (the service may publish a port itself)
-    publish: [8080, "8443:443"]         (ports the service publishes itself)
-    metrics: {port: 9100, path: "/metrics"}
-    slo:     {error_ratio: 0.01, latency_p99_ms: 500}
-    broker:  {kind: rabbitmq, url, vhost, exchange, retry: {...}}   (per environment)
-    logging: {driver, options}                                       (per environment)
-
-These readers are the seam: when ``metarepo.proxy``, ``metarepo.monitor``,
-``metarepo.broker`` and ``metarepo.logs`` have their own readers, these
-functions call them instead, and the checks stay as they are. A value of
-the wrong shape is reported here as "declared but malformed" (a failed
-check naming the key), never an error: the owning command refuses it with
-its own message.
+environment's ``logging``) each read and check their own settings; the
+scorecard asks those same readers, so a setting the command would refuse is
+never scored as fine. A refused value is reported here as "declared but
+malformed" (a failed check carrying the owner's one line), never an error.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
+from metarepo.errors import MetaError
 from metarepo.manifest import Manifest, Project
-
-SLO_KEYS = ("error_ratio", "latency_p99_ms")
-
 
 @dataclass(frozen=True)
 class Declared:
@@ -47,26 +31,33 @@ class Declared:
 MISSING = Declared(False)
 
 
-def _port(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
+def _declared(setting: str, read: Callable[[], Any]) -> Declared:
+    """What an owner's reader says: nothing there, there and usable, or there and refused (its words,
+    without the file and the key the scorecard names itself; a key inside ``setting`` is kept)."""
+    try:
+        value = read()
+    except MetaError as exc:
+        return Declared(True, _own_words(exc, setting))
+    return MISSING if value is None else Declared(True)
+
+
+def _own_words(exc: MetaError, setting: str) -> str:
+    from metarepo.errors import ManifestError
+
+    if not isinstance(exc, ManifestError):
+        return exc.message
+    text = exc.message
+    for where in (exc.file, exc.key):
+        if where and text.startswith(f"{where}: "):
+            text = text[len(where) + 2:]
+    inner = (exc.key or "").rpartition(f".{setting}.")[2] if f".{setting}." in (exc.key or "") else ""
+    return f"{inner}: {text}" if inner else text
 
 
 def route(project: Project) -> Declared:
-    value = project.setting("route")
-    if value is None or value is False:
-        return MISSING
-    if not isinstance(value, Mapping):
-        return Declared(True, "must be an object {hosts, path, port, strip}")
-    hosts, path = value.get("hosts"), value.get("path")
-    if hosts is not None and (not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts)):
-        return Declared(True, "hosts must be a list of host names")
-    if path is not None and (not isinstance(path, str) or not path.startswith("/")):
-        return Declared(True, "path must start with '/'")
-    if not hosts and not path:
-        return Declared(True, "names no host and no path: nothing would reach it")
-    if "port" in value and not _port(value["port"]):
-        return Declared(True, "port must be a port number")
-    return Declared(True)
+    from metarepo.proxy.settings import route_of
+
+    return _declared("route", lambda: route_of(project))
 
 
 def exposed(project: Project) -> bool:
@@ -84,52 +75,29 @@ def published_ports(project: Project) -> tuple[str, ...]:
 
 
 def metrics(project: Project) -> Declared:
-    value = project.setting("metrics")
-    if value is None or value is False:
-        return MISSING
-    if not isinstance(value, Mapping):
-        return Declared(True, "must be an object {port, path}")
-    if not _port(value.get("port")):
-        return Declared(True, "port must be a port number")
-    path = value.get("path", "/metrics")
-    if not isinstance(path, str) or not path.startswith("/"):
-        return Declared(True, "path must start with '/'")
-    return Declared(True)
+    from metarepo.monitor.settings import project_metrics
+
+    return _declared("metrics", lambda: project_metrics(project))
 
 
 def slo(project: Project) -> Declared:
-    value = project.setting("slo")
-    if value is None or value is False:
-        return MISSING
-    if not isinstance(value, Mapping):
-        return Declared(True, f"must be an object with {' or '.join(SLO_KEYS)}")
-    known = [k for k in SLO_KEYS if k in value]
-    if not known:
-        return Declared(True, f"names none of {', '.join(SLO_KEYS)}")
-    for key in known:
-        number = value[key]
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
-            return Declared(True, f"{key} must be a number above 0")
-    if "error_ratio" in known and value["error_ratio"] >= 1:
-        return Declared(True, "error_ratio is a fraction (0.01 is 1%)")
-    return Declared(True)
+    from metarepo.monitor.settings import project_slo
+
+    return _declared("slo", lambda: project_slo(project))
 
 
 def environment_setting(manifest: Manifest, key: str) -> dict[str, Declared]:
-    """Each environment's ``key`` (``broker``, ``logging``), by environment name."""
+    """Each environment's ``key`` (``broker``, ``logging``), by environment name, as its owner reads it."""
     out = {}
     for name, env in manifest.environments.items():
         if name.startswith("//") or not isinstance(env, Mapping):
             continue
-        value = env.get(key)
-        if value is None:
-            out[name] = MISSING
-        elif not isinstance(value, Mapping):
-            out[name] = Declared(True, "must be an object")
-        elif key == "broker" and not value.get("url"):
-            out[name] = Declared(True, "names no url (the management API)")
-        elif key == "logging" and not value.get("driver"):
-            out[name] = Declared(True, "names no driver")
+        if key == "broker":
+            from metarepo.broker.settings import broker_settings
+
+            out[name] = _declared("broker", lambda: broker_settings(name, env))
         else:
-            out[name] = Declared(True)
+            from metarepo.images.log_driver import logging_settings
+
+            out[name] = _declared("logging", lambda: logging_settings(env.get("logging"), f"metarepo.environments.{name}.logging"))
     return out

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.conftest import docker_client, docker_workspace, engine  # noqa: F401 (fixtures used here)
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(__file__).resolve().parent / ".node" / "node_modules" / ".bin"
