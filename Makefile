@@ -27,8 +27,9 @@ pipeline-tools:
 demo: $(BIN)/meta
 	@# the fleet's own `make test` must not inherit this make's flags
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
-	@# each service with a last release tag and Conventional Commits since (staging runs the tagged ones)
-	$(PY) examples/make_fleet.py --release-history $(DEMO) > $(DEMO)/meta-url
+	@# each service with a last release tag and Conventional Commits since (staging runs the tagged ones), and
+	@# staging's platform in .meta: routes, metrics, SLOs, an edge proxy, analysis, a broker, a log driver
+	$(PY) examples/make_fleet.py --release-history --platform $(DEMO) > $(DEMO)/meta-url
 	cd $(DEMO) && $(META) clone "$$(cat meta-url)" workspace
 	cd $(DEMO)/workspace && $(META) status
 	cd $(DEMO)/workspace && $(META) exec "git log --oneline -1"
@@ -40,6 +41,11 @@ demo: $(BIN)/meta
 	@# images: what would be built, and a rollout plan in the contracts' order (no Docker engine needed for either)
 	cd $(DEMO)/workspace && $(META) build --dry-run
 	cd $(DEMO)/workspace && $(META) rollout staging --dry-run --exclude notifications
+	@# the platform around the rollout, all from .meta and the contract graph: the edge proxy's routes,
+	@# Prometheus' targets and SLO alerts (under .metarepo/monitoring), the broker's queues and retries
+	cd $(DEMO)/workspace && $(META) proxy render staging
+	cd $(DEMO)/workspace && $(META) monitor render staging -o .metarepo/monitoring
+	cd $(DEMO)/workspace && $(META) broker plan staging
 	@# the next release train: versions from the commits, changelogs, the contracts gate against staging, the order
 	cd $(DEMO)/workspace && $(META) release plan --to staging
 	@# CI pipelines (last: generating them changes the checkouts): none yet, so exit 1 is

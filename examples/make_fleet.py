@@ -102,7 +102,8 @@ def static_busybox() -> str | None:
     return None
 
 
-def make_fleet(dest: Path, services: list[str] | None = None, *, release_history: bool = False) -> str:
+def make_fleet(dest: Path, services: list[str] | None = None, *, release_history: bool = False,
+               platform: bool = False) -> str:
     """Create the fleet under ``dest``; return the meta repo's ``file://`` URL."""
     remotes = Path(dest).resolve() / "remotes"
     remotes.mkdir(parents=True, exist_ok=True)
@@ -116,7 +117,7 @@ def make_fleet(dest: Path, services: list[str] | None = None, *, release_history
                 shutil.copy2(busybox, source / "busybox")  # images are FROM scratch: no pulls
             publish(source, remotes / f"{name}.git", f"{name}: first version",
                     HISTORY.get(name) if release_history else None)
-    return make_meta_repo(remotes, names, release_history=release_history)
+    return make_meta_repo(remotes, names, release_history=release_history, platform=platform)
 
 
 def _released(remote: Path, version: str) -> str:
@@ -124,17 +125,24 @@ def _released(remote: Path, version: str) -> str:
                           stdout=subprocess.PIPE, stdin=subprocess.DEVNULL).stdout.strip()
 
 
-def make_meta_repo(remotes: Path, names: list[str], *, release_history: bool = False) -> str:
+def make_meta_repo(remotes: Path, names: list[str], *, release_history: bool = False, platform: bool = False) -> str:
     """Publish ``remotes/meta.git`` listing the services ``names`` found in ``remotes``.
 
     With ``release_history``, staging runs each service's last release
     (``environments/staging.json``) and the projects' version goes into a
-    ``VERSION`` file at each release.
+    ``VERSION`` file at each release. With ``platform``, ``platform.json``'s
+    routes, metrics and SLOs go into the projects' settings and its staging
+    settings (proxy, monitoring, analysis, broker, log driver) into staging.
     """
     template = (FLEET / "meta.json").read_text()
     manifest = json.loads(template.replace("{remotes}", f"file://{remotes}"))
     manifest["projects"] = {k: v for k, v in manifest["projects"].items() if k.rsplit("/", 1)[-1] in names}
     ours = manifest.get("metarepo", {}).get("projects", {})
+    if platform:
+        extra = json.loads((FLEET / "platform.json").read_text())
+        for key, settings in extra["projects"].items():
+            ours.setdefault(key, {}).update(settings)
+        manifest["metarepo"]["environments"]["staging"].update(extra["staging"])
     for key in list(ours):
         if key not in manifest["projects"]:
             del ours[key]
@@ -160,8 +168,8 @@ def make_meta_repo(remotes: Path, names: list[str], *, release_history: bool = F
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    history = "--release-history" in args
-    args = [a for a in args if a != "--release-history"]
+    history, platform = "--release-history" in args, "--platform" in args
+    args = [a for a in args if a not in ("--release-history", "--platform")]
     if len(args) != 1:
-        sys.exit("usage: make_fleet.py [--release-history] DEST")
-    print(make_fleet(Path(args[0]), release_history=history))
+        sys.exit("usage: make_fleet.py [--release-history] [--platform] DEST")
+    print(make_fleet(Path(args[0]), release_history=history, platform=platform))
