@@ -9,9 +9,10 @@
    HEALTHCHECK, before anything changes; a missing image stops it there.
 3. ``run_rollout``: ask every gate (``images/gates.py``) whether the rollout
    may start, then deploy each in turn through the target; once a service
-   is live, ask the gates about it. On the first failure (a deploy, or a
-   gate's verdict), or Ctrl-C, stop and roll back every service this run already
-   changed, newest first; ``environments/ENV.json`` is left as it was. On
+   this run changed is live, ask the gates about it (one the target left as
+   it was has nothing new to measure). On the first failure (a deploy, or a
+   gate's verdict), or Ctrl-C, stop and roll back every service this run
+   already changed, newest first; ``environments/ENV.json`` is left as it was. On
    success, record each service's image, digest, sha and version there and
    commit it in the meta repo.
 """
@@ -257,7 +258,9 @@ def run_rollout(manifest: Manifest, plan: RolloutPlan, target: Target, *, report
                 break
             applied.append(done)
             state = StepState.DEPLOYED if done.changed else StepState.UNCHANGED
-            measurements, refused = _ask_gates(gates, release, reporter)
+            # A service the target left as it was already ran this release: there is nothing new to measure,
+            # and its alerts are not this rollout's to answer for.
+            measurements, refused = _ask_gates(gates, release, reporter) if done.changed else ((), "")
             seconds = time.monotonic() - t0
             if refused:
                 steps[release.project] = Step(release.project, release.service, StepState.FAILED, refused,
@@ -266,7 +269,7 @@ def run_rollout(manifest: Manifest, plan: RolloutPlan, target: Target, *, report
                 failed = True
                 break
             steps[release.project] = Step(release.project, release.service, state, done.note or _shown(release),
-                                          seconds if gates else done.seconds, measurements)
+                                          seconds if gates and done.changed else done.seconds, measurements)
             reporter.item_done(release.project, True, state.value)
     except KeyboardInterrupt:
         interrupted = True

@@ -125,6 +125,17 @@ def test_an_inconclusive_query_is_handled_as_the_environment_says(ws: Path, engi
                      proc.stdout, re.MULTILINE), proc.stdout
     assert set(services(docker_client)) == {"orders"}
 
+    # A service the engine already runs as planned (its record gone, so the plan takes it again) is left as it
+    # was: nothing new to measure, so the analysis that would now roll it back is not asked.
+    analyse(ws, {"prometheus": monitoring.prometheus.url}, checks=[check], inconclusive="rollback")
+    git("rm", "-q", "environments/staging.json", cwd=ws)
+    git("commit", "-qm", "forget staging", cwd=ws)
+    proc = meta_docker(engine, "rollout", "staging", "--include-only", "orders", "--json", cwd=ws)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    orders = steps_of(proc)["orders"]
+    assert (orders["state"], orders["measurements"]) == ("unchanged", [])
+    assert set(services(docker_client)) == {"orders"}
+
 
 def test_an_unreachable_prometheus_is_one_line_and_handled_as_inconclusive(ws: Path, engine,
                                                                           docker_client):
