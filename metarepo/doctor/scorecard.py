@@ -47,8 +47,8 @@ def run_doctor(manifest: Manifest, projects: Sequence[Project], *, jobs: int,
     from metarepo.doctor.fleet_contracts import contract_results
     from metarepo.doctor.image import read_image
     from metarepo.doctor.repository import remote_refs
-    from metarepo.runner import Failed, Skip, run_parallel
-    from metarepo.worktree import CloneState
+    from metarepo.runner import run_parallel
+    from metarepo.workspace.execute import require_clone
 
     started = time.monotonic()
     customs = custom_checks(manifest, builtin.BUILTIN)
@@ -58,13 +58,7 @@ def run_doctor(manifest: Manifest, projects: Sequence[Project], *, jobs: int,
 
     def read(name: str):
         project = by_name[name]
-        try:
-            project.check_inside()
-        except MetaError as exc:
-            raise Failed(exc.message) from None
-        state = project.state
-        if state is not CloneState.CLONED:
-            raise Skip("not a git repository" if state is CloneState.NOT_GIT else f"{state.value} (run `meta update`)")
+        require_clone(project)
         return read_image(project), remote_refs(project.path)
 
     run = run_parallel(list(by_name), read, jobs=jobs, reporter=reporter)

@@ -65,6 +65,18 @@ def project_env(manifest: Manifest, project: Project, base: Mapping[str, str] | 
     }
 
 
+def require_clone(project: Project) -> None:
+    """Before working in ``project`` through the runner: ``Failed`` if its folder now leads outside the meta
+    repo, ``Skip`` (saying why, and what to run) unless it is a finished clone."""
+    try:
+        project.check_inside()
+    except MetaError as exc:
+        raise Failed(exc.message) from None
+    state = project.state
+    if state is not CloneState.CLONED:
+        raise Skip(state.value if state is CloneState.NOT_GIT else f"{state.value} (run `meta update`)")
+
+
 def run_in_projects(
     manifest: Manifest,
     projects: Sequence[Project],
@@ -87,13 +99,7 @@ def run_in_projects(
 
     def work(name: str) -> CommandResult:
         project = by_name[name]
-        try:
-            project.check_inside()
-        except MetaError as exc:
-            raise Failed(exc.message) from None
-        state = project.state
-        if state is not CloneState.CLONED:
-            raise Skip(state.value if state is CloneState.NOT_GIT else f"{state.value} (run `meta update`)")
+        require_clone(project)
         sink = (lambda data, idle: on_lines(project, data, idle)) if on_lines else None
         env = project_env(manifest, project, base)
         for n, candidate in enumerate(attempts):
