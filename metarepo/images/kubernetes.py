@@ -3,10 +3,11 @@
 Everything the cluster sees goes through one seam, ``Kubectl``: an argv
 (``kubectl [--context C] [--namespace N] ...``, never a shell string) run by
 ``metarepo.runner.run_captured`` with a timeout and no standard input but
-the manifests. A deploy reads the live Deployment and Service (and the
-Ingress of a routed service) first (the revision is what a rollback goes
-back to), applies them from standard input, and waits with ``rollout
-status --timeout``; when that fails, the Deployment goes back to the
+the manifests. A deploy reads the live Deployment, Service and Ingress
+first (the revision is what a rollback goes back to), applies them from
+standard input (a routed service has an Ingress), and waits with ``rollout
+status --timeout``; then an Ingress metarepo applied for a route that is
+gone is deleted. When that fails, the Deployment goes back to the
 recorded revision (``rollout undo --to-revision``) and a Service or Ingress
 this deploy changed is re-applied from its previous last-applied
 configuration (neither has revisions), or what this deploy created is
@@ -32,6 +33,7 @@ from metarepo.images.release import (KUBERNETES, Action, Applied, EnvironmentSet
 from metarepo.report import NULL, Reporter
 
 REVISION = "deployment.kubernetes.io/revision"
+PROJECT_ANNOTATION = "metarepo.io/project"  # on every Ingress metarepo writes (kubernetes_ingress.py)
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 KUBECTL_SECONDS = 120.0  # any kubectl call but `rollout status`, which gets the release's timeout
 UNREACHABLE = ("Unable to connect to the server", "The connection to the server", "no such host",
@@ -119,16 +121,29 @@ class Live:
             return None
         return ((self.deployment.get("metadata") or {}).get("annotations") or {}).get(REVISION)
 
-    def unrevisioned_before(self, manifests: Sequence[Any]) -> dict[str, Any]:
+    def stale_ingress(self, manifests: Sequence[Any], project: str) -> bool:
+        """Whether the live Ingress is one metarepo applied for ``project`` that these manifests no longer
+        have (its route was removed): the deploy deletes it, and putting the release back re-applies it."""
+        if self.ingress is None or any(m.kind == "Ingress" for m in manifests):
+            return False
+        annotations = (self.ingress.get("metadata") or {}).get("annotations") or {}
+        return annotations.get(PROJECT_ANNOTATION) == project and bool(annotations.get(LAST_APPLIED))
+
+    def unrevisioned_before(self, manifests: Sequence[Any], project: str) -> dict[str, Any]:
         """What putting the Service (and Ingress) back needs, when these manifests change them.
 
         A Deployment has revisions to undo to; a Service or an Ingress does
         not. Its last ``kubectl apply`` (the annotation) is what it was, so
         re-applying that restores it, including the removal of what this
-        rollout added; one this rollout creates is deleted. Keys:
+        rollout added; one this rollout creates is deleted, and one it
+        deletes (``ingress_stale``: the route is gone) is applied again. Keys:
         ``<kind>_existed``, ``<kind>_changed``, ``<kind>_applied``.
         """
         found: dict[str, Any] = {}
+        if self.stale_ingress(manifests, project):
+            text = ((self.ingress or {}).get("metadata") or {}).get("annotations", {}).get(LAST_APPLIED)
+            found.update({"ingress_existed": True, "ingress_changed": True, "ingress_applied": text,
+                          "ingress_stale": True})
         for kind, live in (("Service", self.service), ("Ingress", self.ingress)):
             new = next((m.document for m in manifests if m.kind == kind), None)
             key = kind.lower()
@@ -143,10 +158,12 @@ class Live:
             found.update({f"{key}_changed": True, f"{key}_applied": text if before is not None else None})
         return found
 
-    def matches(self, manifests: Sequence[Any]) -> bool:
-        """Whether the last ``kubectl apply`` of each object was exactly these manifests."""
+    def matches(self, manifests: Sequence[Any], project: str) -> bool:
+        """Whether the last ``kubectl apply`` of each object was exactly these manifests, and nothing of
+        ``project``'s is left over that they no longer have."""
         live = {"Deployment": self.deployment, "Service": self.service, "Ingress": self.ingress}
-        return all(_last_applied(live.get(m.kind)) == _normal(m.document) for m in manifests)
+        return (all(_last_applied(live.get(m.kind)) == _normal(m.document) for m in manifests)
+                and not self.stale_ingress(manifests, project))
 
 
 class KubernetesTarget:
@@ -182,16 +199,17 @@ class KubernetesTarget:
         if live.deployment is None:
             action = Action.CREATE
         else:
-            action = Action.UNCHANGED if live.matches(manifests) else Action.UPDATE
+            action = Action.UNCHANGED if live.matches(manifests, release.project) else Action.UPDATE
         return Preview(release, action, detail)
 
     def live(self, release: Release, *, request_timeout: int = 30) -> Live:
-        """The Deployment, Service (and Ingress, if routed) named like ``release``; None for each that is not there."""
-        from metarepo.images.kubernetes_ingress import release_route
+        """The Deployment, Service and Ingress named like ``release``; None for each that is not there.
 
+        The Ingress is asked for even when the release is not routed: one left from a route since removed
+        is deleted with the deploy.
+        """
         name = release.service
-        ingress = (f"ingress/{name}",) if release_route(release) is not None else ()
-        reply = self.kubectl("get", f"deployment/{name}", f"service/{name}", *ingress, "-o", "json",
+        reply = self.kubectl("get", f"deployment/{name}", f"service/{name}", f"ingress/{name}", "-o", "json",
                              "--ignore-not-found", f"--request-timeout={request_timeout}s")
         if not reply.ok:
             line = reply.first_error
@@ -216,8 +234,8 @@ class KubernetesTarget:
         live = self.live(release)
         name, created = release.service, live.deployment is None
         previous = {"revision": live.revision, "deployment_existed": not created,
-                    **live.unrevisioned_before(manifests)}
-        if not created and live.matches(manifests):
+                    **live.unrevisioned_before(manifests, release.project)}
+        if not created and live.matches(manifests, release.project):
             status = self._wait(release)
             if not status.ok:  # not ours to undo: this run changed nothing
                 raise RolloutFailed(f"{name}: {status.first_error} (unchanged by this rollout)")
@@ -235,6 +253,7 @@ class KubernetesTarget:
             if not status.ok:
                 undone = self._put_back(release, previous)
                 raise RolloutFailed(f"{name}: {status.first_error}{undone}")
+            removed = self._remove_stale_ingress(release, previous)
         except RolloutFailed:
             self.in_flight = None  # put back already, as far as it could be
             raise
@@ -245,7 +264,7 @@ class KubernetesTarget:
             raise KeyboardInterrupt from None
         self.in_flight = None
         return Applied(release, created=created, previous=previous, changed=True,
-                       seconds=time.monotonic() - started, note=_last_line(status.stdout))
+                       seconds=time.monotonic() - started, note=_last_line(status.stdout) + removed)
 
     def roll_back(self, applied: Applied) -> str:
         self.in_flight = None
@@ -275,6 +294,18 @@ class KubernetesTarget:
     def _undo(self, name: str, revision: str | None) -> KubectlReply:
         to = (f"--to-revision={revision}",) if revision else ()
         return self.kubectl("rollout", "undo", f"deployment/{name}", *to)
+
+    def _remove_stale_ingress(self, release: Release, previous: Mapping[str, Any]) -> str:
+        """Once the new revision is ready: delete the Ingress of a route that is gone (put back on failure)."""
+        if not previous.get("ingress_stale"):
+            return ""
+        thing = f"ingress/{release.service}"
+        reply = self.kubectl("delete", thing, "--ignore-not-found")
+        if not reply.ok:
+            undone = self._put_back(release, previous)
+            raise RolloutFailed(f"{release.service}: could not remove {thing}, which its route no longer "
+                                f"declares: {reply.first_error}{undone}")
+        return f"; removed {thing} (no route any more)"
 
     def _put_back(self, release: Release, previous: Mapping[str, Any]) -> str:
         """After a failed apply or rollout: undo to the recorded revision, or delete what was created."""

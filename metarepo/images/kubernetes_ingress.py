@@ -21,6 +21,7 @@ import re
 from typing import Any, Mapping
 
 from metarepo.errors import ManifestError
+from metarepo.images.kubernetes import PROJECT_ANNOTATION
 from metarepo.proxy.settings import HAPROXY, NGINX, ProxySettings, Route, read_route
 from metarepo.templating.readback import Problem
 
@@ -55,7 +56,7 @@ def ingress_values(route: Route, proxy: ProxySettings | None, service_port: int)
                                 hint="Traefik strips with a Middleware object: write it, and drop `strip`")
     return {"hosts": list(route.hosts) or [None], "path": path, "path_type": path_type,
             "ingress_class": proxy.ingress_class if proxy is not None else None,
-            "ingress_annotations": {"metarepo.io/project": route.project, **annotations}}
+            "ingress_annotations": {PROJECT_ANNOTATION: route.project, **annotations}}
 
 
 def check_ingress(document: Mapping[str, Any], service: Mapping[str, Any] | None) -> None:

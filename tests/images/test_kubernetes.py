@@ -327,7 +327,7 @@ def test_the_documented_example_renders(meta_root: Path) -> None:
 # -- the kubectl sequence, at the subprocess seam ---------------------------------
 
 PREFIX = ["--context", "prod-cluster", "--namespace", "shop"]
-GET = PREFIX + ["get", "deployment/orders", "service/orders", "-o", "json", "--ignore-not-found",
+GET = PREFIX + ["get", "deployment/orders", "service/orders", "ingress/orders", "-o", "json", "--ignore-not-found",
                 "--request-timeout=30s"]
 APPLY = PREFIX + ["apply", "-f", "-"]
 STATUS = PREFIX + ["rollout", "status", "deployment/orders", "--timeout=600s"]

@@ -18,7 +18,7 @@ import yaml
 from metarepo.errors import ManifestError
 from metarepo.images.kubernetes import LAST_APPLIED, KubernetesTarget
 from metarepo.images.kubernetes_manifests import KUBERNETES_VERSION, manifest_stream, render_kubernetes
-from metarepo.images.release import RolloutFailed, environment_settings
+from metarepo.images.release import Action, RolloutFailed, environment_settings
 
 from .fake_kubectl import FakeKubectl, recorded
 from .test_kubernetes import GOLDEN, PREFIX, PROD, STATUS, UNDO, documents, fleet_settings, release
@@ -148,3 +148,72 @@ def test_a_failed_update_puts_a_changed_ingress_back_as_it_was_applied(kubectl: 
     assert kubectl.argvs == [GET, APPLY, STATUS, UNDO, STATUS, APPLY]
     assert kubectl.calls[5]["stdin"] == before  # the Ingress's own last apply: one host
     assert str(caught.value).endswith("rolled back to revision 3; ingress/orders put back as it was")
+
+
+# -- a route removed from .meta: the Ingress metarepo applied for it goes ---------------------
+
+
+def unrouted():
+    return release(environment_settings("production", PROXIED))
+
+
+def _live_as_applied(target, *, ingress_project: str = "services/orders") -> tuple[str, str]:
+    """The cluster running exactly what the unrouted release renders, plus the routed release's Ingress, as
+    `kubectl apply` left it (its project annotation set to ``ingress_project``)."""
+    live = json.loads(recorded("get-existing.json"))
+    for item, manifest in zip(live["items"], reversed(target.manifests(unrouted()))):
+        item["metadata"]["annotations"][LAST_APPLIED] = json.dumps(manifest.document)
+    ingress = json.loads(json.dumps(next(m.document for m in target.manifests(prod_routed()) if m.kind == "Ingress")))
+    ingress["metadata"]["annotations"]["metarepo.io/project"] = ingress_project
+    text = json.dumps(ingress)
+    live["items"].append({**ingress, "metadata": {**ingress["metadata"], "namespace": "shop",
+                                                  "annotations": {**ingress["metadata"]["annotations"],
+                                                                  LAST_APPLIED: text}}})
+    return json.dumps(live), text
+
+
+DELETE_INGRESS = PREFIX + ["delete", "ingress/orders", "--ignore-not-found"]
+
+
+def test_a_removed_route_deletes_its_ingress_and_a_rollback_applies_it_again(kubectl: FakeKubectl, target) -> None:
+    live, before = _live_as_applied(target)
+    kubectl.reply("get", out=live)
+    assert target.preview(unrouted()).action is Action.UPDATE  # the Deployment and Service alone are unchanged
+    kubectl.reply("get", out=live).reply("apply", out=recorded("apply-configured.out")) \
+        .reply("rollout", "status", out=recorded("status-ok.out")) \
+        .reply("delete", out='ingress.networking.k8s.io "orders" deleted\n')
+    applied = target.deploy(unrouted())
+    assert applied.changed and applied.note.endswith("; removed ingress/orders (no route any more)")
+    assert kubectl.argvs[1:] == [GET, APPLY, STATUS, DELETE_INGRESS]  # after the preview's own get
+    assert [d["kind"] for d in yaml.safe_load_all(kubectl.calls[2]["stdin"])] == ["Service", "Deployment"]
+
+    # a later service of the batch fails: this one goes back, its Ingress with it
+    kubectl.reply("rollout", "undo", out=recorded("undo.out")).reply("rollout", "status", out=recorded("status-ok.out")) \
+        .reply("apply", out="ingress.networking.k8s.io/orders created\n")
+    assert target.roll_back(applied) == "rolled back to revision 3; ingress/orders put back as it was"
+    assert kubectl.argvs[-3:] == [UNDO, STATUS, APPLY] and kubectl.calls[-1]["stdin"] == before
+
+
+def test_an_ingress_that_is_not_this_projects_is_left_alone(kubectl: FakeKubectl, target) -> None:
+    live, _ = _live_as_applied(target, ingress_project="services/someone-else")
+    kubectl.reply("get", out=live).reply("rollout", "status", out=recorded("status-ok.out"))
+    applied = target.deploy(unrouted())
+    assert (applied.changed, applied.note) == (False, "unchanged")
+    assert kubectl.argvs == [GET, STATUS]
+
+
+def test_an_ingress_that_cannot_be_removed_puts_the_release_back(kubectl: FakeKubectl, target) -> None:
+    live, before = _live_as_applied(target)
+    kubectl.reply("get", out=live).reply("apply", out=recorded("apply-configured.out")) \
+        .reply("rollout", "status", out=recorded("status-ok.out")) \
+        .reply("delete", rc=1, err='Error from server (Forbidden): ingresses.networking.k8s.io "orders" is '
+                                    'forbidden: User "ci" cannot delete resource "ingresses"\n') \
+        .reply("rollout", "undo", out=recorded("undo.out")).reply("rollout", "status", out=recorded("status-ok.out")) \
+        .reply("apply", out="ingress.networking.k8s.io/orders unchanged\n")
+    with pytest.raises(RolloutFailed) as caught:
+        target.deploy(unrouted())
+    assert str(caught.value).startswith("orders: could not remove ingress/orders, which its route no longer declares: "
+                                        "Error from server (Forbidden)")
+    assert str(caught.value).endswith("; rolled back to revision 3; ingress/orders put back as it was")
+    assert kubectl.argvs == [GET, APPLY, STATUS, DELETE_INGRESS, UNDO, STATUS, APPLY]
+    assert target.in_flight is None
