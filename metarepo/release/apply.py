@@ -73,7 +73,7 @@ def apply_train(manifest: Manifest, projects: Sequence[Project], *, name: str | 
     client = _engines(manifest, [p for p in projects if p.name in {r.project for r in plan.releases}], env,
                       rollout=rollout, jobs=jobs)
     made = commit_releases(ready, train=name, date=today())
-    pushed = push_train(made, reporter=reporter)
+    pushed = push_train(made, jobs=jobs, reporter=reporter)
     if not pushed.ok:
         return ApplyResult(name, plan, pushed, interrupted=pushed.interrupted)
     notes = list(after_push(made)) if after_push else []

@@ -4,14 +4,18 @@
 ``CHANGELOG.md``, commits them (``chore(release): X.Y.Z``) and makes an
 annotated tag, in every clone of the train; the new text of every file is
 worked out first, so a file that cannot be bumped stops the train before
-anything is written. ``push_train`` pushes one repository at a time (``git
-push --atomic origin BRANCH TAG``: the branch and its tag land together or
-not at all). If one is refused (a ``pre-receive`` hook, a protected branch,
-a lost network), or Ctrl-C comes, every repository already pushed is put
-back: its tag deleted, its branch reset to what it was, each with a lease
-on what this train pushed, so a commit somebody pushed on top meanwhile is
-never lost (that repository is then named, with what is left on it). Then
-every clone is put back as it was: no release commit, no tag.
+anything is written. ``push_train`` pushes ``jobs`` repositories at a time
+(``git push --atomic origin BRANCH TAG``: the branch and its tag land
+together or not at all). If one is refused (a ``pre-receive`` hook, a
+protected branch, a lost network), no other push starts, those under way
+finish, and every repository that got the release is put back: its tag
+deleted, its branch reset to what it was, each with a lease on what this
+train pushed, so a commit somebody pushed on top meanwhile is never lost
+(that repository is then named, with what is left on it). Ctrl-C ends the
+pushes under way and does the same. A push whose end is not known (cut
+short, timed out, an error with no refusal from the remote) is asked of the
+remote before it is counted either way. Then every clone is put back as it
+was: no release commit, no tag.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from metarepo import git
 from metarepo.errors import GitError, MetaError
 from metarepo.files import write_atomic
 from metarepo.report import NULL, Reporter
+from metarepo.runner import Failed, State, run_parallel
 
 from metarepo.release.changelog import with_section
 from metarepo.release.preflight import Ready, remote_git, remote_refs
@@ -145,14 +150,26 @@ def restore_clones(ready: Sequence[Ready]) -> list[Leftover]:
     return left
 
 
-def _push(local: Local) -> tuple[bool, str]:
+class _Refused(Failed):
+    """The remote answered the push with a refusal: nothing of it landed (``--atomic``)."""
+
+
+def _push(local: Local) -> None:
     r = local.ready
     url = git.remote_url(r.project.path) or ""
-    proc = remote_git(["push", "--atomic", "--porcelain", "origin", f"refs/heads/{r.branch}:refs/heads/{r.branch}",
-                       f"refs/tags/{r.release.tag}:refs/tags/{r.release.tag}"], r.project.path, url)
+    try:
+        proc = remote_git(["push", "--atomic", "--porcelain", "origin",
+                           f"refs/heads/{r.branch}:refs/heads/{r.branch}",
+                           f"refs/tags/{r.release.tag}:refs/tags/{r.release.tag}"], r.project.path, url)
+    except GitError as exc:  # timed out: whether it landed is asked again
+        raise Failed(exc.message) from None
     if proc.returncode == 0:  # type: ignore[attr-defined]
-        return True, ""
-    return False, _refusal(proc.stdout, proc.stderr)  # type: ignore[attr-defined]
+        return
+    stdout, stderr = proc.stdout, proc.stderr  # type: ignore[attr-defined]
+    why = _refusal(stdout, stderr)
+    if any(line.startswith("!\t") for line in stdout.splitlines()):
+        raise _Refused(why)
+    raise Failed(why)  # the connection, not the remote, said no: whether it landed is asked again
 
 
 def _refusal(stdout: str, stderr: str) -> str:
@@ -165,32 +182,33 @@ def _refusal(stdout: str, stderr: str) -> str:
     return git.first_error_line(stderr)
 
 
-def push_train(made: Sequence[Local], *, reporter: Reporter = NULL) -> PushResult:
-    """Push each repository's branch and tag, one at a time; all land, or every remote is put back."""
+def push_train(made: Sequence[Local], *, jobs: int = 4, reporter: Reporter = NULL) -> PushResult:
+    """Push every repository's branch and tag, ``jobs`` at a time; all land, or every remote is put back."""
+    by_name = {local.name: local for local in made}
+    run = run_parallel(list(by_name), lambda name: _push(by_name[name]), jobs=jobs, reporter=reporter,
+                       stop_on_failure=True)
     landed: list[Local] = []
-    reporter.start(len(made), "push")
-    try:
-        for local in made:
-            reporter.item_started(local.name)
-            ok, why = _push(local)
-            reporter.item_done(local.name, ok, why or "pushed")
-            if not ok:
-                return _undo(landed, made, refused=f"{local.name}: {why}")
+    refusals: list[str] = []
+    for outcome in run.outcomes:  # in train order
+        local = by_name[outcome.key]  # type: ignore[index]
+        if outcome.state is State.DONE:
             landed.append(local)
-    except KeyboardInterrupt:
-        in_flight = made[len(landed)] if len(landed) < len(made) else None
-        if in_flight is not None and _has_landed(in_flight):
-            landed.append(in_flight)
-        return _undo(landed, made, interrupted=True)
-    except GitError as exc:
-        return _undo(landed, made, refused=f"{made[len(landed)].name}: {exc.message}")
-    finally:
-        reporter.finish()
-    return PushResult(tuple(landed))
+        elif outcome.state is State.SKIPPED:  # never started
+            continue
+        else:
+            if outcome.state is State.FAILED:
+                refusals.append(f"{local.name}: {outcome.reason}")
+            if not isinstance(outcome.error, _Refused) and _has_landed(local):
+                landed.append(local)
+    if run.ok:
+        return PushResult(tuple(landed))
+    refused = refusals[0] + (f" (and {len(refusals) - 1} more refused)" if len(refusals) > 1 else "") \
+        if refusals else ""
+    return _undo(landed, made, refused=refused, interrupted=run.interrupted, jobs=jobs)
 
 
 def _has_landed(local: Local) -> bool:
-    """Whether a push cut short by Ctrl-C reached the remote after all."""
+    """Whether a push that ended with no word from the remote (Ctrl-C, a timeout) reached it after all."""
     with deferred_interrupts():
         try:
             refs = remote_refs(local.ready.project, [f"refs/tags/{local.ready.release.tag}"])
@@ -199,18 +217,25 @@ def _has_landed(local: Local) -> bool:
     return refs.get(f"refs/tags/{local.ready.release.tag}") == local.tag_object
 
 
-def _undo(landed: list[Local], made: Sequence[Local], *, refused: str = "", interrupted: bool = False) -> PushResult:
+def _undo(landed: list[Local], made: Sequence[Local], *, refused: str = "", interrupted: bool = False,
+          jobs: int = 4) -> PushResult:
     with deferred_interrupts():
+        by_name = {local.name: local for local in landed}
+        run = run_parallel(list(by_name), lambda name: undo_push(by_name[name]), jobs=jobs)
         leftovers: list[Leftover] = []
         undone = []
-        for local in reversed(landed):
-            left = undo_push(local)
-            if left is None:
+        for outcome in run.outcomes:  # in train order
+            local = by_name[outcome.key]  # type: ignore[index]
+            if outcome.ok and outcome.value is None:
                 undone.append(local.name)
+            elif outcome.ok:
+                leftovers.append(outcome.value)
             else:
-                leftovers.append(left)
+                leftovers.append(Leftover(local.name, f"not put back ({outcome.reason}): origin may still have tag "
+                                                      f"{local.ready.release.tag} and {local.ready.branch} at the "
+                                                      f"release commit {local.commit[:12]}"))
         leftovers += restore_clones([m.ready for m in made])
-    return PushResult(tuple(landed), refused, interrupted, tuple(reversed(undone)), tuple(leftovers))
+    return PushResult(tuple(landed), refused, interrupted, tuple(undone), tuple(leftovers))
 
 
 def undo_push(local: Local) -> Leftover | None:

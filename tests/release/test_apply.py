@@ -79,6 +79,40 @@ def test_a_push_refused_in_the_third_of_five_leaves_every_remote_as_it_was(plain
     assert git("status", "--porcelain", cwd=root) == ""
 
 
+def test_the_pushes_run_side_by_side(plain_fleet: Path, tmp_path: Path) -> None:
+    # Each remote's hook says it has arrived, then waits (10 s at most) for another push to arrive too:
+    # pushed one at a time, every hook waits alone and says so.
+    root = plain_fleet
+    arrived = tmp_path / "arrived"
+    arrived.mkdir()
+    for name, remote in remotes_of(root).items():
+        reject_pushes(remote, f'touch "{arrived}/{name.replace("/", "-")}"\n'
+                              f'for i in $(seq 100); do [ "$(ls "{arrived}" | wc -l)" -ge 2 ] && exit 0; sleep 0.1; done\n'
+                              f'touch "{arrived}/alone"\nexit 0\n')
+    proc = run_meta("release", "apply", "--no-rollout", "-j", "5", cwd=root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (arrived / "alone").exists(), "a push waited alone: the pushes ran one at a time"
+    assert len(list(arrived.iterdir())) == 5
+
+
+def test_a_push_cut_off_after_it_landed_is_put_back_too(plain_fleet: Path) -> None:
+    # charlie's remote takes the release, then its receive-pack dies before it can say so: git push fails
+    # with "the remote end hung up" and no refusal, so the train asks the remote and puts charlie back too.
+    root = plain_fleet
+    remotes = remotes_of(root)
+    hook = remotes["services/charlie"] / "hooks" / "reference-transaction"
+    hook.write_text('#!/bin/sh\n[ "$1" = committed ] && [ ! -e "$0.done" ] && touch "$0.done" && kill -9 $PPID\n'
+                    'exit 0\n')
+    hook.chmod(0o755)
+    before = snapshot(root)
+    proc = run_meta("release", "apply", "--no-rollout", "-j", "1", cwd=root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "services/charlie" in proc.stderr and "hung up" in proc.stderr
+    assert "put back (tag deleted, branch reset): services/alpha, services/bravo, services/charlie" in proc.stderr
+    assert snapshot(root) == before  # charlie's remote too: it had the tag and the release commit
+    assert not (root / "releases").exists()
+
+
 def test_a_commit_pushed_on_top_meanwhile_is_kept_and_named(plain_fleet: Path, tmp_path: Path) -> None:
     root = plain_fleet
     remotes = remotes_of(root)
