@@ -104,9 +104,35 @@ def leftovers(prefix: str = PREFIX) -> list[str]:
         return []
 
 
+def reap_stale(prefix: str = PREFIX) -> list[str]:
+    """Delete the namespaces of test runs that are gone (killed with SIGKILL, say), with what still runs there.
+
+    A namespace is named ``PREFIX<pid>-...`` after the run that made it; one
+    whose run is still alive (another session, or this one) is left alone.
+    Returns the names deleted.
+    """
+    reaped = []
+    for name in leftovers(prefix):
+        pid = name[len(PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _run_alive(int(pid)):
+            continue
+        with contextlib.suppress(RuntimeError, OSError, subprocess.SubprocessError):
+            delete_namespace(Namespace(name))
+            reaped.append(name)
+    return reaped
+
+
+def _run_alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
 @contextlib.contextmanager
 def wired_namespaces(count: int, *, subnet: str = "10.231.1") -> Iterator[Wiring]:
     """``count`` hosts at ``subnet``.1, .2... on a bridge whose own address is ``subnet``.254."""
+    reap_stale()  # a run killed before its cleanup leaves engines running in its namespaces
     tag = f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:4]}"  # the pid says which test run made it
     switch = Namespace(f"{tag}-sw")
     made: list[Namespace] = []

@@ -13,7 +13,7 @@ from tests.images.engine import mounts_under
 from tests.netns.cluster import running_cluster
 from tests.netns.prerequisites import require
 from tests.netns.images import build_and_push, httpd_context
-from tests.netns.namespaces import leftovers, pids_in, popen_in, wired_namespaces
+from tests.netns.namespaces import Namespace, leftovers, pids_in, popen_in, reap_stale, wired_namespaces
 from tests.netns.probes import fetch, wait_for_replies
 from tests.netns.services import wait_running, web_service
 
@@ -76,3 +76,22 @@ def test_an_engine_whose_test_failed_is_stopped_and_leaves_nothing(tmp_path: Pat
     assert not [pid for pid in pids if alive(pid)]
     assert not base.exists() and not mounts_under(base)
     assert not any(os.path.exists(f"/run/netns/{name}") for name in names)
+
+
+def test_a_killed_runs_namespaces_are_reaped_and_a_live_runs_are_not():
+    require()
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a run that is over: its pid is not alive any more
+    stale, live = Namespace(f"mtnet-{gone.pid}-dead-sw"), Namespace(f"mtnet-{os.getpid()}-live-sw")
+    for namespace in (stale, live):
+        subprocess.run(["ip", "netns", "add", namespace.name], check=True)
+    try:
+        left_running = popen_in(stale, ["sleep", "300"])
+        assert stale.name in reap_stale()
+        assert left_running.wait(20) != 0  # killed with its namespace
+        assert live.name in leftovers()  # its run (this one) is alive
+        assert not os.path.exists(stale.path)
+    finally:
+        for namespace in (stale, live):
+            if os.path.exists(namespace.path):
+                subprocess.run(["ip", "netns", "delete", namespace.name], check=False)
