@@ -114,7 +114,7 @@ def reap_stale(prefix: str = PREFIX) -> list[str]:
     reaped = []
     for name in leftovers(prefix):
         pid = name[len(PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or _run_alive(int(pid)):
+        if not pid.isdigit() or process_alive(int(pid)):
             continue
         with contextlib.suppress(RuntimeError, OSError, subprocess.SubprocessError):
             delete_namespace(Namespace(name))
@@ -122,7 +122,8 @@ def reap_stale(prefix: str = PREFIX) -> list[str]:
     return reaped
 
 
-def _run_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):

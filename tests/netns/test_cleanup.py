@@ -14,17 +14,11 @@ from tests.netns.cluster import running_cluster
 from tests.netns.prerequisites import require
 from tests.netns.images import build_and_push, httpd_context
 from tests.netns.namespaces import Namespace, leftovers, pids_in, popen_in, reap_stale, wired_namespaces
+from tests.netns.namespaces import process_alive as alive
 from tests.netns.probes import fetch, wait_for_replies
 from tests.netns.services import wait_running, web_service
 
 pytestmark = pytest.mark.docker
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 def descendants(pid: int) -> list[int]:
