@@ -72,7 +72,7 @@ def apply_train(manifest: Manifest, projects: Sequence[Project], *, name: str | 
     ready = preflight(manifest, plan.releases, jobs=jobs)
     client = _engines(manifest, [p for p in projects if p.name in {r.project for r in plan.releases}], env,
                       rollout=rollout, jobs=jobs)
-    made = commit_releases(ready, train=name, date=today())
+    made = commit_releases(ready, train=name, date=today(), jobs=jobs)
     pushed = push_train(made, jobs=jobs, reporter=reporter)
     if not pushed.ok:
         return ApplyResult(name, plan, pushed, interrupted=pushed.interrupted)

@@ -104,44 +104,50 @@ def _new_files(ready: Ready, date: str) -> tuple[list[tuple[Path, str]], str]:
     return changes, section
 
 
-def commit_releases(ready: Sequence[Ready], *, train: str, date: str) -> list[Local]:
-    """A release commit and annotated tag in every clone; on any failure, every clone put back first."""
-    planned = [(r, *_new_files(r, date)) for r in ready]  # a file that cannot be bumped stops it here
-    made: list[Local] = []
-    try:
-        for r, changes, section in planned:
-            path = r.project.path
-            for file, text in changes:
-                write_atomic(file, text)
-            names = [str(file.relative_to(path)) for file, _ in changes]
-            version = r.release.version
-            git.run_git(["add", "--", *names], cwd=path)
-            git.run_git(["commit", "--quiet", "-m", f"chore(release): {version}", "-m",
-                         f"{TRAILER}: {train}", "--", *names], cwd=path)
-            commit = git.head_commit(path)
-            message = f"{r.release.tag} ({train})\n\n{section}"
-            git.run_git(["tag", "--annotate", "--cleanup=verbatim", "-m", message, r.release.tag, commit], cwd=path)
-            tag_object = git.run_git(["rev-parse", f"refs/tags/{r.release.tag}"], cwd=path).stdout.strip()
-            made.append(Local(r, commit, tag_object, section))
-    except BaseException:
+def commit_releases(ready: Sequence[Ready], *, train: str, date: str, jobs: int = 4) -> list[Local]:
+    """A release commit and annotated tag in every clone, ``jobs`` at a time; on any failure (or Ctrl-C),
+    every clone put back first, then the failure raised."""
+    planned = {r.project.name: (r, *_new_files(r, date)) for r in ready}  # a file that cannot be bumped stops here
+    run = run_parallel(list(planned), lambda name: _commit_one(*planned[name], train=train), jobs=jobs,
+                       stop_on_failure=True)
+    if not run.ok:
         with deferred_interrupts():
-            restore_clones([r for r, _, _ in planned])
-        raise
-    return made
+            restore_clones(list(ready))
+        if run.interrupted:
+            raise KeyboardInterrupt
+        raise next(o.error for o in run.outcomes if o.state is State.FAILED and o.error is not None)
+    return [outcome.value for outcome in run.outcomes]
+
+
+def _commit_one(r: Ready, changes: list[tuple[Path, str]], section: str, *, train: str) -> Local:
+    path = r.project.path
+    for file, text in changes:
+        write_atomic(file, text)
+    names = [str(file.relative_to(path)) for file, _ in changes]
+    version, tag = r.release.version, r.release.tag
+    git.run_git(["add", "--", *names], cwd=path)
+    git.run_git(["commit", "--quiet", "-m", f"chore(release): {version}", "-m", f"{TRAILER}: {train}", "--", *names],
+                cwd=path)
+    git.run_git(["tag", "--annotate", "--cleanup=verbatim", "-m", f"{tag} ({train})\n\n{section}", tag, "HEAD"],
+                cwd=path)
+    commit, tag_object = git.run_git(["rev-parse", "HEAD", f"refs/tags/{tag}"], cwd=path).stdout.split()
+    return Local(r, commit, tag_object, section)
 
 
 def restore_clones(ready: Sequence[Ready]) -> list[Leftover]:
     """Each clone back at its commit from before the train, with no release tag; what could not be, said.
 
     The pre-flight found the tag free and the work tree clean, so a tag of
-    that name is this train's and the release commit changed only its files.
+    that name is this train's, and every change in the tree is the train's
+    files: written, staged or committed, however far it got (a ``pre-commit``
+    hook may have refused the commit).
     """
     left = []
     for r in ready:
         path, tag = r.project.path, r.release.tag
         try:
-            if git.head_commit(path) != r.before:
-                git.run_git(["reset", "--quiet", "--hard", r.before], cwd=path)
+            git.run_git(["reset", "--quiet", "--hard", r.before], cwd=path)
+            git.run_git(["clean", "--quiet", "--force", "--", CHANGELOG, *r.release.settings.version_files], cwd=path)
             if git.run_git(["rev-parse", "--verify", "--quiet", f"refs/tags/{tag}"], cwd=path,
                            check=False).returncode == 0:
                 git.run_git(["tag", "--delete", tag], cwd=path)

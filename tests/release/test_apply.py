@@ -113,6 +113,21 @@ def test_a_push_cut_off_after_it_landed_is_put_back_too(plain_fleet: Path) -> No
     assert not (root / "releases").exists()
 
 
+def test_a_release_commit_refused_in_one_clone_puts_every_clone_back_and_pushes_nothing(plain_fleet: Path) -> None:
+    root = plain_fleet
+    hook = root / "services/charlie/.git/hooks/pre-commit"
+    hook.write_text("#!/bin/sh\necho 'commits are checked here' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = snapshot(root)
+    proc = run_meta("release", "apply", "--no-rollout", "-j", "5", cwd=root)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "commit" in proc.stderr and "Traceback" not in proc.stderr
+    assert snapshot(root) == before  # no release commit or tag left in any clone, nothing pushed
+    for name in ("alpha", "bravo", "delta", "echo"):
+        assert not (root / "services" / name / "CHANGELOG.md").exists()
+    assert not (root / "releases").exists()
+
+
 def test_a_commit_pushed_on_top_meanwhile_is_kept_and_named(plain_fleet: Path, tmp_path: Path) -> None:
     root = plain_fleet
     remotes = remotes_of(root)
