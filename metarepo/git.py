@@ -320,8 +320,10 @@ def parse_status_v2(text: str) -> BranchStatus:
     return BranchStatus(oid, branch, upstream, ahead, behind, changed, untracked, conflicted)
 
 
-def branch_status(path: Path, *, env: dict[str, str] | None = None) -> BranchStatus:
-    proc = run_git(["status", "--porcelain=v2", "--branch"], cwd=path, env=env)
+def branch_status(path: Path, *, env: dict[str, str] | None = None, untracked: bool = False) -> BranchStatus:
+    """``untracked``: count untracked files even where ``status.showUntrackedFiles`` is ``no``."""
+    proc = run_git(["status", "--porcelain=v2", "--branch", *(["--untracked-files=normal"] if untracked else [])],
+                   cwd=path, env=env)
     return parse_status_v2(proc.stdout)
 
 

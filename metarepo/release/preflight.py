@@ -71,7 +71,7 @@ def check_repository(project: Project, release: ProjectRelease) -> Ready:
         raise Failed("not cloned (run `meta update`)")
     project.check_inside()
     branch = default_branch(project)
-    status = git.branch_status(project.path)
+    status = git.branch_status(project.path, untracked=True)  # the train writes and adds files: none may be in the way
     problems = []
     if status.branch != branch:
         problems.append(f"is on {status.branch or 'a detached HEAD'}, not its default branch {branch}")

@@ -128,6 +128,19 @@ def test_a_release_commit_refused_in_one_clone_puts_every_clone_back_and_pushes_
     assert not (root / "releases").exists()
 
 
+def test_an_untracked_changelog_is_in_the_way_even_where_git_status_hides_untracked_files(plain_fleet: Path) -> None:
+    root = plain_fleet
+    bravo = root / "services/bravo"
+    git("config", "status.showUntrackedFiles", "no", cwd=bravo)
+    (bravo / "CHANGELOG.md").write_text("my own notes, not committed\n")
+    before = snapshot(root)
+    proc = run_meta("release", "apply", "--no-rollout", cwd=root)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "services/bravo" in proc.stderr and "uncommitted changes" in proc.stderr
+    assert (bravo / "CHANGELOG.md").read_text() == "my own notes, not committed\n"
+    assert snapshot(root) == before
+
+
 def test_a_commit_pushed_on_top_meanwhile_is_kept_and_named(plain_fleet: Path, tmp_path: Path) -> None:
     root = plain_fleet
     remotes = remotes_of(root)
