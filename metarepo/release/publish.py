@@ -112,7 +112,7 @@ def commit_releases(ready: Sequence[Ready], *, train: str, date: str, jobs: int 
                        stop_on_failure=True)
     if not run.ok:
         with deferred_interrupts():
-            restore_clones(list(ready))
+            restore_clones(ready, jobs=jobs)
         if run.interrupted:
             raise KeyboardInterrupt
         raise next(o.error for o in run.outcomes if o.state is State.FAILED and o.error is not None)
@@ -134,7 +134,7 @@ def _commit_one(r: Ready, changes: list[tuple[Path, str]], section: str, *, trai
     return Local(r, commit, tag_object, section)
 
 
-def restore_clones(ready: Sequence[Ready]) -> list[Leftover]:
+def restore_clones(ready: Sequence[Ready], *, jobs: int = 4) -> list[Leftover]:
     """Each clone back at its commit from before the train, with no release tag; what could not be, said.
 
     The pre-flight found the tag free and the work tree clean, so a tag of
@@ -142,18 +142,17 @@ def restore_clones(ready: Sequence[Ready]) -> list[Leftover]:
     files: written, staged or committed, however far it got (a ``pre-commit``
     hook may have refused the commit).
     """
-    left = []
-    for r in ready:
-        path, tag = r.project.path, r.release.tag
-        try:
-            git.run_git(["reset", "--quiet", "--hard", r.before], cwd=path)
-            git.run_git(["clean", "--quiet", "--force", "--", CHANGELOG, *r.release.settings.version_files], cwd=path)
-            if git.run_git(["rev-parse", "--verify", "--quiet", f"refs/tags/{tag}"], cwd=path,
-                           check=False).returncode == 0:
-                git.run_git(["tag", "--delete", tag], cwd=path)
-        except MetaError as exc:
-            left.append(Leftover(r.project.name, f"the clone could not be put back: {exc}"))
-    return left
+    by_name = {r.project.name: r for r in ready}
+    run = run_parallel(list(by_name), lambda name: _restore_clone(by_name[name]), jobs=jobs)
+    return [Leftover(str(o.key), f"the clone could not be put back: {o.reason}") for o in run.outcomes if not o.ok]
+
+
+def _restore_clone(r: Ready) -> None:
+    path, tag = r.project.path, r.release.tag
+    git.run_git(["reset", "--quiet", "--hard", r.before], cwd=path)
+    git.run_git(["clean", "--quiet", "--force", "--", CHANGELOG, *r.release.settings.version_files], cwd=path)
+    if git.run_git(["rev-parse", "--verify", "--quiet", f"refs/tags/{tag}"], cwd=path, check=False).returncode == 0:
+        git.run_git(["tag", "--delete", tag], cwd=path)
 
 
 class _Refused(Failed):
@@ -208,8 +207,9 @@ def push_train(made: Sequence[Local], *, jobs: int = 4, reporter: Reporter = NUL
                 landed.append(local)
     if run.ok:
         return PushResult(tuple(landed))
-    refused = refusals[0] + (f" (and {len(refusals) - 1} more refused)" if len(refusals) > 1 else "") \
-        if refusals else ""
+    refused = refusals[0] if refusals else ""
+    if len(refusals) > 1:
+        refused += f" (and {len(refusals) - 1} more refused)"
     return _undo(landed, made, refused=refused, interrupted=run.interrupted, jobs=jobs)
 
 
@@ -240,7 +240,7 @@ def _undo(landed: list[Local], made: Sequence[Local], *, refused: str = "", inte
                 leftovers.append(Leftover(local.name, f"not put back ({outcome.reason}): origin may still have tag "
                                                       f"{local.ready.release.tag} and {local.ready.branch} at the "
                                                       f"release commit {local.commit[:12]}"))
-        leftovers += restore_clones([m.ready for m in made])
+        leftovers += restore_clones([m.ready for m in made], jobs=jobs)
     return PushResult(tuple(landed), refused, interrupted, tuple(undone), tuple(leftovers))
 
 
